@@ -392,3 +392,78 @@ describe("commit-testgen proc", () => {
     assert.match(stray.stderr, /^batchline: -o only applies with --repair/);
   });
 });
+
+describe("commit-testgen run", () => {
+  let tmp: { dir: string; cleanup: () => Promise<void> };
+  const H = { ok: "7".repeat(40), json: "8".repeat(40), raises: "9".repeat(40), slow: "c".repeat(40) };
+  const scripts: Record<string, string> = {
+    ok: 'import json\nwith open("test_cases.json", "w") as f:\n    json.dump([{"name": "a", "input": 1, "expected": 2}], f)\nwith open("cwd.txt", "w") as f:\n    f.write("here")\n',
+    json: 'import json\nprint("building cases")\nprint(json.dumps({"commit": "x", "cases": 3}))\n',
+    raises: 'import json\n\n\ndef build():\n    raise ValueError("bad input shape for the new kernel")\n\n\nbuild()\n',
+    slow: "import time\n\ntime.sleep(30)  # longer than the timeout\n",
+  };
+  before(async () => {
+    tmp = await tempDir();
+    const ex = join(tmp.dir, "ex");
+    await mkdir(ex);
+    const lines: string[] = [];
+    for (const [kind, hash] of Object.entries(H)) {
+      await writeFile(join(ex, `${hash}.json`), JSON.stringify(extraction(hash, `Commit ${kind}`, "misc"), null, 2));
+      lines.push(answerLine(hash, `\`\`\`python\n${scripts[kind]}\`\`\``));
+    }
+    await writeFile(join(tmp.dir, "output.jsonl"), `${lines.join("\n")}\n`);
+    const r = await runCli(["commit-testgen", "proc", "-i", join(tmp.dir, "output.jsonl"), "--extractions-dir", ex, "--out-dir", join(tmp.dir, "gen"), "-q"]);
+    assert.equal(r.code, 0, r.stderr);
+  });
+  after(() => tmp.cleanup());
+
+  test("each script runs in a sandbox with a timeout; runs.jsonl records exit, output tails, files written, JSON printed; a crash is a failure with its traceback's last line", async () => {
+    const outDir = join(tmp.dir, "gen");
+    const r = await runCli(["commit-testgen", "run", "--out-dir", outDir, "--timeout", "2"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /4 run, 2 passed, 1 failed, 1 timed out, 0 already run/);
+    const runs = new Map((parseLines(await readFile(join(outDir, "runs.jsonl"), "utf8")) as Record<string, unknown>[]).map((x) => [x.commit_hash, x]));
+    const ok = runs.get(H.ok)!;
+    assert.equal(ok.status, "passed");
+    assert.equal(ok.exit_code, 0);
+    assert.deepEqual(ok.files_written, ["cwd.txt", "test_cases.json"]);
+    assert.equal(ok.produced_test_cases, true);
+    assert.equal(existsSync(join(outDir, "cwd.txt")), false, "scripts never run in the out dir");
+    assert.equal(existsSync(join(tmp.dir, "cwd.txt")), false);
+    const json = runs.get(H.json)!;
+    assert.equal(json.printed_json, true);
+    assert.deepEqual(json.files_written, []);
+    assert.equal(json.produced_test_cases, true);
+    assert.match(String(json.stdout_tail), /building cases/);
+    const raises = runs.get(H.raises)!;
+    assert.equal(raises.status, "failed");
+    assert.equal(raises.exit_code, 1);
+    assert.equal(raises.error, "ValueError: bad input shape for the new kernel");
+    assert.match(String(raises.stderr_tail), /^Traceback \(most recent call last\):\n  File "9{8}_test_case_generator.py", line 8, in <module>\n/);
+    assert.equal(raises.produced_test_cases, false);
+    const slow = runs.get(H.slow)!;
+    assert.equal(slow.status, "timeout");
+    assert.equal(slow.exit_code, null);
+    assert.ok(Number(slow.duration_ms) < 10_000);
+
+    const failures = parseLines(await readFile(join(outDir, "failures.jsonl"), "utf8")) as { commit_hash: string; reason: string; stage: string; detail: string }[];
+    assert.deepEqual(failures.map((f) => [f.commit_hash, f.stage, f.reason]), [[H.raises, "run", "runtime_error"], [H.slow, "run", "timeout"]]);
+
+    const again = await runCli(["commit-testgen", "run", "--out-dir", outDir, "--timeout", "2"]);
+    assert.match(again.stderr, /0 run, 0 passed, 0 failed, 0 timed out, 4 already run in this version/);
+
+    const repair = await runCli(["commit-testgen", "proc", "--repair", "--extractions-dir", join(tmp.dir, "ex"), "--out-dir", outDir, "-o", "-", "--model", "gpt-4.1", "-q"]);
+    assert.equal(repair.code, 0, repair.stderr);
+    const reqs = parseLines(repair.stdout) as { custom_id: string; body: { messages: { content: string }[] } }[];
+    assert.deepEqual(reqs.map((q) => q.custom_id), [H.raises, H.slow]);
+    assert.match(reqs[0]!.body.messages.at(-1)!.content, /failed when it ran:\n\nexit code 1; ValueError: bad input shape[\s\S]*raise ValueError/);
+  });
+
+  test("an unknown runner and a bad timeout are refused", async () => {
+    const bad = await runCli(["commit-testgen", "run", "--out-dir", join(tmp.dir, "gen"), "--runner", "kubernetes"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^batchline: --runner kubernetes: expected one of local/);
+    const t = await runCli(["commit-testgen", "run", "--out-dir", join(tmp.dir, "gen"), "--timeout", "0"]);
+    assert.match(t.stderr, /^batchline: --timeout 0: expected seconds > 0/);
+  });
+});

@@ -1,16 +1,19 @@
 /**
- * `batchline commit-testgen extract|gen|proc` (ISO-Bench's commit_analyzer.py +
+ * `batchline commit-testgen extract|gen|proc|run` (ISO-Bench's commit_analyzer.py +
  * generate_test_generators.py as separate steps): argv -> options -> one library call each.
  */
 import type { CAC } from "cac";
 import { UsageError } from "../../core/errors.ts";
 import { commitsFromCsv, extractCommits } from "../../commit-testgen/extract.ts";
 import { type SettingsEnv, type SettingsFlags, resolveSettings } from "../../commit-testgen/settings.ts";
+import { runScripts } from "../../commit-testgen/run-scripts.ts";
+import { readIndex } from "../../commit-testgen/save.ts";
 import { genStep, procStep, repairStep } from "../../commit-testgen/steps.ts";
+import { RUNNERS, createRunner, isRunnerName } from "../../runners/index.ts";
 import { stringOption } from "../options.ts";
 import { SkipLog } from "./common.ts";
 
-export const COMMIT_TESTGEN_COMMANDS = ["commit-testgen extract", "commit-testgen gen", "commit-testgen proc"] as const;
+export const COMMIT_TESTGEN_COMMANDS = ["commit-testgen extract", "commit-testgen gen", "commit-testgen proc", "commit-testgen run"] as const;
 
 const DEFAULT_EXTRACTIONS_DIR = "./commit_extractions";
 const DEFAULT_OUT_DIR = "./generated_test_generators";
@@ -116,6 +119,25 @@ async function proc(flags: CommonFlags & { input?: string; outDir?: string; pyth
   }
 }
 
+async function run(flags: { outDir?: string; timeout?: string | number; runner?: string; python?: string; onlyHash?: string; force?: boolean; quiet?: boolean }): Promise<void> {
+  const outDir = stringOption(flags.outDir) ?? DEFAULT_OUT_DIR;
+  const runnerName = stringOption(flags.runner) ?? "local";
+  if (!isRunnerName(runnerName)) throw new UsageError(`--runner ${runnerName}: expected one of ${Object.keys(RUNNERS).join(", ")}`);
+  const seconds = flags.timeout === undefined ? 60 : Number(flags.timeout);
+  if (!Number.isFinite(seconds) || seconds <= 0) throw new UsageError(`--timeout ${String(flags.timeout)}: expected seconds > 0`);
+  const python = stringOption(flags.python);
+  const log = flags.quiet ? undefined : (line: string) => process.stderr.write(`run: ${line}\n`);
+  const runner = await createRunner(runnerName, { ...(python ? { python } : {}), ...(log ? { log } : {}) });
+  const onlyHash = stringOption(flags.onlyHash);
+  try {
+    const commits = onlyHash ? new Set((await readIndex(outDir)).map((e) => e.commit_hash).filter((h) => h.includes(onlyHash))) : undefined;
+    const s = await runScripts({ outDir, runner, timeoutMs: seconds * 1000, ...(commits ? { commits } : {}), ...(flags.force ? { force: true } : {}), ...(log ? { log } : {}) });
+    say(flags.quiet, `commit-testgen run: ${s.ran} run, ${s.passed} passed, ${s.failed} failed, ${s.timeout} timed out, ${s.skipped} already run in this version${s.missing.length ? `, ${s.missing.length} script(s) missing` : ""} -> ${outDir}/runs.jsonl`);
+  } finally {
+    await runner.close?.();
+  }
+}
+
 function settingsOptions<T extends ReturnType<CAC["command"]>>(command: T): T {
   return command
     .option("--provider <name>", "openai or anthropic (default: LLM_PROVIDER, else by which API key is set)")
@@ -168,4 +190,16 @@ export function registerCommitTestgen(cli: CAC, env: SettingsEnv): void {
     .example("batchline commit-testgen proc -i output.jsonl --extractions-dir commit_extractions --out-dir generated_test_generators")
     .example("batchline commit-testgen proc --repair --extractions-dir commit_extractions --out-dir generated_test_generators -o repair_requests.jsonl")
     .action((flags: CommonFlags & { input?: string; outDir?: string; python?: string; repair?: boolean; skipBad?: boolean }) => proc(flags, env));
+
+  cli
+    .command("commit-testgen run", "Run each indexed script in a sandbox (temp dir, timeout, no network where possible) -> runs.jsonl")
+    .option("--out-dir <dir>", `Scripts and index.json (default ${DEFAULT_OUT_DIR})`)
+    .option("--timeout <s>", "Seconds per script (default 60)")
+    .option("--runner <name>", `Where scripts run: ${Object.keys(RUNNERS).join(", ")} (default local)`)
+    .option("--python <path>", "Interpreter the scripts run with (default python3)")
+    .option("--only-hash <text>", "Only commits whose hash contains this")
+    .option("--force", "Run scripts again even when this version already ran")
+    .option("-q, --quiet", "No progress on stderr")
+    .example("batchline commit-testgen run --out-dir generated_test_generators --timeout 60")
+    .action(run);
 }
