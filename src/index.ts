@@ -23,3 +23,5 @@ export { type Executor, replayExecutor, upstreamExecutor } from "./server/execut
 export { type DatasetRecord, indexById, loadDataset } from "./datasets/load.ts";
 export { RepoStructure, RepoStructureLoader } from "./agentless/repo-structure.ts";
 export { buildStructure } from "./agentless/build-structure.ts";
+export * from "./pipeline/index.ts";
+export { type BackendOptions, type SubmitEnv, type SubmitFileOptions, type SubmitFileSummary, backendNames, checkBackendOptions, submitFile } from "./submitters/submit-file.ts";
