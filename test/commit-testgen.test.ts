@@ -365,10 +365,11 @@ describe("commit-testgen proc", () => {
     assert.match(r.stderr, /3 follow-up request\(s\) \(syntax_error 1, regenerate 2\), 5 commit\(s\) done/);
     const lines = parseLines(await readFile(reqs, "utf8")) as { custom_id: string; body: { model: string; messages: { role: string; content: string }[] } }[];
     assert.deepEqual(lines.map((l) => l.custom_id), [H.syntax, H.truncated, H.failed]);
-    const fix = lines[0]!.body.messages.at(-1)!.content;
-    assert.match(fix, /could not parse the script you wrote for commit 4444/);
-    assert.match(fix, /at line 3/);
-    assert.match(fix, /def build_cases\(:/);
+    const turns = lines[0]!.body.messages;
+    assert.deepEqual(turns.map((m) => m.role), ["system", "user", "assistant", "user"], "the commit, the script as the model's answer, then the error");
+    assert.match(turns[1]!.content, /Its extraction JSON/);
+    assert.match(turns[2]!.content, /^```python\nimport json\n\ndef build_cases\(:/);
+    assert.match(turns[3]!.content, /^Python could not parse that script:\n\n.* at line 3/);
     assert.equal(lines[0]!.body.model, "gpt-4.1");
     assert.match(lines[1]!.body.messages[1]!.content, /Its extraction JSON/);
   });
@@ -456,7 +457,7 @@ describe("commit-testgen run", () => {
     assert.equal(repair.code, 0, repair.stderr);
     const reqs = parseLines(repair.stdout) as { custom_id: string; body: { messages: { content: string }[] } }[];
     assert.deepEqual(reqs.map((q) => q.custom_id), [H.raises, H.slow]);
-    assert.match(reqs[0]!.body.messages.at(-1)!.content, /failed when it ran:\n\nexit code 1; ValueError: bad input shape[\s\S]*raise ValueError/);
+    assert.match(reqs[0]!.body.messages.at(-1)!.content, /^That script failed when it ran:\n\nexit code 1; ValueError: bad input shape[\s\S]*raise ValueError/);
   });
 
   test("an unknown runner and a bad timeout are refused", async () => {

@@ -35,22 +35,13 @@ export function commitMessage(hash: string, commitJson: string): string {
   return `Commit ${hash}. Its extraction JSON:\n\n\`\`\`json\n${commitJson}\n\`\`\`\n`;
 }
 
-/** The follow-up that gives the model its script back with what went wrong. */
-export function repairMessage(kind: "syntax" | "runtime", hash: string, code: string, error: string): string {
-  const what =
-    kind === "syntax"
-      ? `Python could not parse the script you wrote for commit ${hash}:\n\n${error}`
-      : `The script you wrote for commit ${hash} failed when it ran:\n\n${error}`;
+/** The follow-up turn after the model's script (given back as its own answer): what went wrong, and the ask. */
+export function repairMessage(kind: "syntax" | "runtime", error: string): string {
+  const what = kind === "syntax" ? `Python could not parse that script:\n\n${error}` : `That script failed when it ran:\n\n${error}`;
   return `${what}
 
 Fix it and answer with the whole corrected script in one \`\`\`python fenced block. Keep what it
 tests; change only what is needed for it to ${kind === "syntax" ? "parse" : "run to completion"}.
-
-The script:
-
-\`\`\`python
-${code}
-\`\`\`
 `;
 }
 

@@ -118,9 +118,20 @@ export function buildGenRequest(extraction: CommitExtraction, settings: RequestS
   return { kind: "request", request, trimmed: record };
 }
 
-/** A repair request: the generation prompt's system text, then the script and what went wrong. */
-export function buildRepairRequest(extraction: CommitExtraction, settings: RequestSettings, kind: "syntax" | "runtime", code: string, error: string): BatchRequest {
-  const system = placesCommitJson(settings.template) ? undefined : fillTemplate(settings.template, extraction, "");
-  const messages = [...(system === undefined ? [] : [{ role: "system", content: system }]), { role: "user", content: repairMessage(kind, extraction.commit_hash, code, error) }];
-  return { custom_id: extraction.commit_hash, method: "POST", url: "/v1/chat/completions", body: chatBody(settings, messages) };
+/**
+ * A repair request from the commit's generation request (`base`): its messages up to the first
+ * user turn (the commit), then the script as the model's answer, then what went wrong. Same
+ * custom_id, model and settings as `base`.
+ */
+export function buildRepairRequest(base: BatchRequest, kind: "syntax" | "runtime", code: string, error: string): BatchRequest {
+  const messages = ((base.body as { messages?: { role: string; content: unknown }[] }).messages ?? []).slice();
+  const firstUser = messages.findIndex((m) => m.role === "user");
+  const kept = firstUser < 0 ? messages : messages.slice(0, firstUser + 1);
+  return {
+    ...base,
+    body: {
+      ...base.body,
+      messages: [...kept, { role: "assistant", content: `\`\`\`python\n${code.endsWith("\n") ? code : `${code}\n`}\`\`\`` }, { role: "user", content: repairMessage(kind, error) }],
+    },
+  };
 }

@@ -6,7 +6,7 @@
  * 0.1; max tokens 65536 (64000 for anthropic, its output limit). The template = --prompt-template,
  * else the file TEST_CASE_GENERATOR_PROMPT names, else batchline's default text.
  */
-import { readFile } from "node:fs/promises";
+import { readFileSync } from "node:fs";
 import { UsageError } from "../core/errors.ts";
 import { DEFAULT_TEMPLATE } from "./prompts.ts";
 import type { RequestSettings } from "./requests.ts";
@@ -57,16 +57,16 @@ export function resolveProvider(flags: SettingsFlags, env: SettingsEnv): Provide
 }
 
 /** Reads the template file, with a usage error naming where its path came from. */
-async function readTemplate(path: string, from: string): Promise<string> {
+function readTemplate(path: string, from: string): string {
   try {
-    return await readFile(path, "utf8");
+    return readFileSync(path, "utf8");
   } catch {
     throw new UsageError(`${from} ${path}: cannot read the prompt template`);
   }
 }
 
 /** Settings for gen and repair requests (see the header for the order of precedence). */
-export async function resolveSettings(flags: SettingsFlags, env: SettingsEnv): Promise<RequestSettings & { provider: Provider; templateSource: string }> {
+export function resolveSettings(flags: SettingsFlags, env: SettingsEnv): RequestSettings & { provider: Provider; templateSource: string } {
   const provider = resolveProvider(flags, env);
   const model = flags.model ?? ((provider === "anthropic" ? env.ANTHROPIC_MODEL : env.OPENAI_MODEL) || DEFAULT_MODELS[provider]);
   const temperature = number(flags.temperature, "--temperature", (n) => n >= 0 && n <= 2, "a number from 0 to 2") ?? 0.1;
@@ -78,10 +78,10 @@ export async function resolveSettings(flags: SettingsFlags, env: SettingsEnv): P
   let template = DEFAULT_TEMPLATE;
   let templateSource = "batchline default";
   if (flags.promptTemplate) {
-    template = await readTemplate(flags.promptTemplate, "--prompt-template");
+    template = readTemplate(flags.promptTemplate, "--prompt-template");
     templateSource = flags.promptTemplate;
   } else if (env.TEST_CASE_GENERATOR_PROMPT) {
-    template = await readTemplate(env.TEST_CASE_GENERATOR_PROMPT, "TEST_CASE_GENERATOR_PROMPT");
+    template = readTemplate(env.TEST_CASE_GENERATOR_PROMPT, "TEST_CASE_GENERATOR_PROMPT");
     templateSource = env.TEST_CASE_GENERATOR_PROMPT;
   }
   return { provider, model, temperature, maxTokens, template, templateSource, ...(maxContextTokens !== undefined ? { maxContextTokens } : {}) };

@@ -8,11 +8,10 @@
  */
 import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import type { Writable } from "node:stream";
 import type { BatchRequest } from "../../schemas/batch-request.ts";
-import type { CommitExtraction } from "../../schemas/commit-extraction.ts";
-import type { CommitGenOutput, CommitProcOutput, CommitTestgenFailure } from "../../schemas/commit-testgen.ts";
+import type { CommitGenOutput, CommitProcOutput, CommitTestgenFailure, ScriptIndexEntry, ScriptRun } from "../../schemas/commit-testgen.ts";
 import { loadStage } from "../../stages/index.ts";
 import type { CommitProcSide } from "../../stages/commit-testgen/proc.ts";
 import { writeFileAtomic } from "../core/atomic-file.ts";
@@ -31,6 +30,12 @@ async function writeTo(dest: string, chunks: AsyncIterable<string>, stdout?: Wri
     if (!stdout) throw new Error("writing to - needs a stdout stream");
     await writeChunks(stdout, chunks);
   } else await writeFileAtomic(dest, chunks);
+}
+
+/** The gen stage's options for these settings. */
+export function genStageOptions(settings: RequestSettings): Record<string, unknown> {
+  const { model, temperature, maxTokens, maxContextTokens, template } = settings;
+  return { model, temperature, maxTokens, template, ...(maxContextTokens !== undefined ? { maxContextTokens } : {}) };
 }
 
 export interface GenStepOptions extends ExtractionSelection {
@@ -55,13 +60,12 @@ export async function genStep(options: GenStepOptions): Promise<GenSummary> {
   const failures: string[] = [];
   let requests = 0;
   let trimmed = 0;
-  const { model, temperature, maxTokens, maxContextTokens } = options.settings;
-  const stageOptions = { model, temperature, maxTokens, ...(maxContextTokens !== undefined ? { maxContextTokens } : {}) };
+  const stageOptions = genStageOptions(options.settings);
   // One stage run per file, so that an error names the extraction file it is about.
   async function* outputs(): AsyncGenerator<CommitGenOutput> {
     for await (const { path, json, extraction } of readExtractions(options.extractionsDir, options)) {
       const record: JsonlRecord = { line: 1, text: "", offset: 0, value: { json, extraction } };
-      yield* runStage(stage, (async function* () { yield record; })(), { file: path, options: stageOptions, side: { template: options.settings.template } }) as AsyncIterable<CommitGenOutput>;
+      yield* runStage(stage, (async function* () { yield record; })(), { file: path, options: stageOptions }) as AsyncIterable<CommitGenOutput>;
     }
   }
   async function* lines(): AsyncGenerator<string> {
@@ -121,61 +125,71 @@ export interface RepairSummary {
   done: number;
 }
 
+/** The out dir's state that decides what each commit needs next. */
+export interface OutDirState {
+  outDir: string;
+  index: Map<string, ScriptIndexEntry>;
+  failures: Map<string, CommitTestgenFailure>;
+  runs: Map<string, ScriptRun>;
+}
+
+/** Reads index.json, failures.jsonl and runs.jsonl of `outDir`. */
+export async function readOutDir(outDir: string): Promise<OutDirState> {
+  return { outDir, index: new Map((await readIndex(outDir)).map((e) => [e.commit_hash, e])), failures: await readFailures(outDir), runs: await readRuns(outDir) };
+}
+
 /**
- * Follow-up requests for every selected commit that has no script that parses and ran:
- * a syntax error or a failed run gives the model its script and the error; a commit with no
- * script at all (no answer, no code, truncated, never asked) gets its generation request again.
+ * What one commit needs next, given its generation request `base`: undefined when it has a script
+ * that parses (and, if it ran, ran fine); a repair of its script with the syntax error or the
+ * run's error; else (no script at all: no answer, no code, truncated) `base` again.
+ */
+export async function nextRequest(state: OutDirState, base: BatchRequest): Promise<{ kind: string; request: BatchRequest } | undefined> {
+  const hash = base.custom_id;
+  const failure = state.failures.get(hash);
+  if (failure?.reason === "syntax_error" && failure.code !== undefined) return { kind: "syntax_error", request: buildRepairRequest(base, "syntax", failure.code, failure.detail) };
+  const entry = state.index.get(hash);
+  const script = entry ? await scriptText(state.outDir, entry.script_path) : undefined;
+  if (script !== undefined) {
+    const run = state.runs.get(hash);
+    if (run && run.script_sha256 === sha256(script) && run.status !== "passed") {
+      return { kind: run.status === "timeout" ? "timeout" : "runtime_error", request: buildRepairRequest(base, "runtime", script, runError(run)) };
+    }
+    return undefined;
+  }
+  return { kind: "regenerate", request: base };
+}
+
+/**
+ * Follow-up requests for every selected commit that has no script that parses and ran (see
+ * nextRequest); each is based on the commit's generation request as gen would write it now.
  */
 export async function repairStep(options: RepairStepOptions): Promise<RepairSummary> {
   const extractions = await extractionIndex(options.extractionsDir, options);
-  const index = new Map((await readIndex(options.outDir)).map((e) => [e.commit_hash, e]));
-  const failures = await readFailures(options.outDir);
-  const runs = await readRuns(options.outDir);
+  const state = await readOutDir(options.outDir);
   const byKind: Record<string, number> = {};
   const requests: BatchRequest[] = [];
   let done = 0;
-  const add = (kind: string, request: BatchRequest | undefined) => {
-    if (!request) return;
-    byKind[kind] = (byKind[kind] ?? 0) + 1;
-    requests.push(request);
-  };
   for (const hash of [...extractions.keys()].sort(compareBytes)) {
     const { json, extraction } = await readExtraction(extractions.get(hash)!.path);
-    const failure: CommitTestgenFailure | undefined = failures.get(hash);
-    if (failure?.reason === "syntax_error" && failure.code !== undefined) {
-      add("syntax_error", buildRepairRequest(extraction, options.settings, "syntax", failure.code, failure.detail));
+    const base = buildGenRequest(extraction, options.settings, json);
+    if (base.kind !== "request") continue; // cannot fit the context: gen reported it
+    const next = await nextRequest(state, base.request);
+    if (!next) {
+      done++;
       continue;
     }
-    const entry = index.get(hash);
-    if (entry) {
-      const script = await scriptText(options.outDir, entry.script_path);
-      const run = runs.get(hash);
-      if (script !== undefined && run && run.script_sha256 === sha256(script) && run.status !== "passed") {
-        add(run.status === "timeout" ? "timeout" : "runtime_error", buildRepairRequest(extraction, options.settings, "runtime", script, runError(run)));
-        continue;
-      }
-      if (script !== undefined) {
-        done++; // parses; not run yet or ran fine
-        continue;
-      }
-    }
-    add("regenerate", regenerate(extraction, json, options.settings));
+    byKind[next.kind] = (byKind[next.kind] ?? 0) + 1;
+    requests.push(next.request);
   }
   await writeTo(options.output, joinLines(requests.map((r) => JSON.stringify(r))), options.stdout);
   return { byKind, requests: requests.length, done };
 }
 
-function regenerate(extraction: CommitExtraction, json: string, settings: RequestSettings): BatchRequest | undefined {
-  const result = buildGenRequest(extraction, settings, json);
-  return result.kind === "request" ? result.request : undefined;
-}
-
-function runError(run: { status: string; error: string | null; stderr_tail: string; exit_code: number | null }): string {
+function runError(run: ScriptRun): string {
   if (run.status === "timeout") return `it did not finish within the time limit and was stopped.\n\nLast output on stderr:\n${run.stderr_tail}`;
   return `exit code ${run.exit_code}; ${run.error ?? "no error line"}\n\nLast output on stderr:\n${run.stderr_tail}`;
 }
 
 async function scriptText(outDir: string, scriptPath: string): Promise<string | undefined> {
-  const name = scriptPath.slice(scriptPath.lastIndexOf("/") + 1);
-  return readFile(join(outDir, name), "utf8").catch(() => undefined);
+  return readFile(join(outDir, basename(scriptPath)), "utf8").catch(() => undefined);
 }

@@ -246,6 +246,25 @@ async function requestLines(W: string, rel: string, ids: Set<string>, round: num
   return [...found.values()];
 }
 
+/** The picked lines as the rule's `rewrite` makes them, from each id's main-run request and its current failure. */
+async function rewriteLines(W: string, rule: Extract<RetryRule, { failures: string }>, steps: Step[], lines: string[], round: number): Promise<string[]> {
+  const failures = await currentFailures(W, rule, steps, round);
+  const from = steps.find((s) => s.name === rule.from)!;
+  const original = new Map<string, string>();
+  for await (const rec of records(join(W, from.in[0]!))) {
+    const id = (rec.value as { custom_id?: string }).custom_id;
+    if (id !== undefined) original.set(id, rec.text);
+  }
+  const out: string[] = [];
+  for (const line of lines) {
+    const id = (JSON.parse(line) as { custom_id: string }).custom_id;
+    const base = JSON.parse(original.get(id) ?? line) as unknown;
+    const rewritten = await rule.rewrite!(base, { workdir: W, round, failure: failures.get(id) });
+    out.push(rewritten === undefined ? line : JSON.stringify(rewritten));
+  }
+  return out;
+}
+
 /** Retry rounds: pick, copy the picked request lines into round<N>/, run the chain of steps again on them. */
 async function runRounds(rounds: RoundsStep, steps: Step[], count: number, W: string, runStep: (s: Scheduled) => Promise<StepResult>, log: (line: string) => void): Promise<void> {
   const indexOf = (name: string) => steps.findIndex((s) => s.name === name);
@@ -267,7 +286,8 @@ async function runRounds(rounds: RoundsStep, steps: Step[], count: number, W: st
         for (const rule of rounds.retry) {
           const ids = new Set((await picksOf(W, rule, steps, n)).filter((id) => !picked.has(id)));
           const from = steps[indexOf(rule.from)]!;
-          const lines = await requestLines(W, from.in[0]!, ids, n);
+          let lines = await requestLines(W, from.in[0]!, ids, n);
+          if ("rewrite" in rule && rule.rewrite) lines = await rewriteLines(W, rule, steps, lines, n);
           for (const line of lines) picked.add((JSON.parse(line) as { custom_id: string }).custom_id);
           byStep[rule.from] = (byStep[rule.from] ?? 0) + lines.length;
           await writeLines(join(dir, `retry_${rule.from}.jsonl`), lines);

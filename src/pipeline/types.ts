@@ -88,7 +88,14 @@ export type RetryRule =
   /** custom_ids whose answer from submit step `from` failed as a request (HTTP error, expired, cancelled, no response). */
   | { from: string; failedRequests: true }
   /** custom_ids with a failure record in `failures` (a workdir file) for which `when` holds; they restart at `from` (a submit step). */
-  | { from: string; failures: string; when?: (failure: FailureRecord) => boolean };
+  | { from: string; failures: string; when?: (failure: FailureRecord) => boolean; rewrite?: RetryRewrite };
+
+/**
+ * Builds the request a retry round sends for one picked line (a repair that carries the error back
+ * to the model) from the request that line had in the main run; undefined sends it unchanged.
+ * It runs inside the round's selection, so its result is fixed for that round on a re-run.
+ */
+export type RetryRewrite = (request: unknown, ctx: { workdir: string; round: number; failure: FailureRecord | undefined }) => Promise<unknown>;
 
 /** The rounds step: after the main steps, re-request what failed, up to `--rounds N` times. */
 export interface RoundsStep {

@@ -1,6 +1,6 @@
 /**
  * commit-testgen gen: one chat-completion request per commit extraction, custom_id = the full
- * commit hash. The prompt template is a side input (the CLI resolves --prompt-template,
+ * commit hash. The prompt template's text is an option (the commands resolve --prompt-template,
  * TEST_CASE_GENERATOR_PROMPT, or batchline's default); a commit over --max-context-tokens is
  * trimmed as src/commit-testgen/requests.ts states, or becomes a `context_exceeded` failure.
  */
@@ -18,6 +18,7 @@ export const CommitGenOptions = z.strictObject({
   temperature: z.coerce.number().min(0).max(2).default(0.1).describe("temperature (default 0.1; not sent to gpt-5/o-series models)"),
   maxTokens: z.coerce.number().int().positive().default(65536).describe("max_tokens (max_completion_tokens for gpt-5/o-series; default 65536)"),
   maxContextTokens: z.coerce.number().int().positive().optional().describe("the model's context window: trim commits whose input + max_tokens exceed it"),
+  template: z.string().optional().describe("the prompt template's text (the commands read --prompt-template / TEST_CASE_GENERATOR_PROMPT; default batchline's)"),
 });
 export type CommitGenOptions = z.infer<typeof CommitGenOptions>;
 
@@ -25,20 +26,15 @@ export type CommitGenOptions = z.infer<typeof CommitGenOptions>;
 export const CommitGenInput = z.strictObject({ json: z.string(), extraction: CommitExtraction });
 export type CommitGenInput = z.infer<typeof CommitGenInput>;
 
-/** Side input: the prompt template text. */
-export interface CommitGenSide {
-  template?: string;
-}
-
 export default defineStage({
   name: "commit-testgen/gen",
   description: "Commit extractions -> one test-generator request per commit (custom_id = commit hash)",
   input: CommitGenInput,
   output: CommitGenOutput,
   options: CommitGenOptions,
-  async *transform(extractions, ctx: { options: CommitGenOptions; side: CommitGenSide }) {
+  async *transform(extractions, ctx: { options: CommitGenOptions }) {
     const { model, temperature, maxTokens, maxContextTokens } = ctx.options;
-    const template = ctx.side?.template ?? DEFAULT_TEMPLATE;
+    const template = ctx.options.template ?? DEFAULT_TEMPLATE;
     if (maxContextTokens !== undefined && maxContextTokens <= maxTokens) {
       throw new UsageError(`--max-context-tokens ${maxContextTokens} leaves no room for the prompt with --max-tokens ${maxTokens}`);
     }

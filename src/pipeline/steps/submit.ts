@@ -23,7 +23,7 @@ export interface SubmitStepOptions<Options> {
 }
 
 /** Removes a submit's state, chunks, journal and output: the step starts over. */
-async function resetSubmit(output: string): Promise<void> {
+export async function resetSubmit(output: string): Promise<void> {
   await rm(statePathFor(output), { force: true });
   await rm(`${output}.chunks`, { recursive: true, force: true });
   await rm(journalPathFor(output), { force: true });
