@@ -1,12 +1,15 @@
 /**
- * Syntax checks per second (part of `npm run bench`; alone: `node test/bench/commit-testgen.ts`):
+ * Syntax checks per second (the `syntax_checks` section of `npm run bench`; alone:
+ * `flock /tmp/batchline-heavy.lock node test/bench/commit-testgen.ts`):
  * BENCH_SCRIPTS generated scripts (default 1,000, about 120 lines each, one in ten with a syntax
  * error) checked through the one long-lived python3 that `commit-testgen proc` uses, against the
  * baseline of one python3 process per script (`python3 -c "ast.parse(...)"`, what a per-script
  * check costs). Both must give the same verdicts. BENCH_PYTHON picks the interpreter.
  */
 import { spawn } from "node:child_process";
+import { fileURLToPath } from "node:url";
 import { PythonSyntaxChecker } from "../../src/commit-testgen/syntax-checker.ts";
+import { type BenchRow, printTable } from "./run.ts";
 
 const COUNT = Number(process.env.BENCH_SCRIPTS ?? 1000);
 const PYTHON = process.env.BENCH_PYTHON ?? "python3";
@@ -33,19 +36,30 @@ function oneProcess(code: string): Promise<boolean> {
   });
 }
 
-const scripts = Array.from({ length: COUNT }, (_, i) => script(i));
-console.log(`syntax checks: ${COUNT} scripts of ~${scripts[1]!.split("\n").length} lines (${scripts.filter((_, i) => i % 10 === 0).length} with a syntax error), ${PYTHON}`);
+/** The two ways over the same scripts; the verdicts must agree. */
+export async function syntaxChecks(): Promise<BenchRow[]> {
+  const scripts = Array.from({ length: COUNT }, (_, i) => script(i));
+  console.log(`syntax_checks: ${COUNT} scripts of ~${scripts[1]!.split("\n").length} lines (${scripts.filter((_, i) => i % 10 === 0).length} with a syntax error), ${PYTHON}`);
+  let t = performance.now();
+  const checker = new PythonSyntaxChecker({ python: PYTHON });
+  const long = (await Promise.all(scripts.map((s) => checker.check(s)))).map((v) => v.ok);
+  await checker.close();
+  const longSeconds = (performance.now() - t) / 1000;
+  process.stderr.write(`  one long-lived python3: ${longSeconds.toFixed(2)} s\n`);
+  t = performance.now();
+  const each: boolean[] = [];
+  for (const s of scripts) each.push(await oneProcess(s));
+  const eachSeconds = (performance.now() - t) / 1000;
+  process.stderr.write(`  one python3 per script: ${eachSeconds.toFixed(2)} s\n`);
+  if (!long.every((v, i) => v === each[i])) throw new Error("the long-lived checker and one process per script disagree");
+  return [
+    { section: "syntax_checks", name: "one python3 per script", value: COUNT / eachSeconds, unit: "checks/s" },
+    { section: "syntax_checks", name: "one long-lived python3 (proc)", value: COUNT / longSeconds, unit: "checks/s", baseline: "one python3 per script", note: "start-up included; same verdicts" },
+  ];
+}
 
-let t = performance.now();
-const checker = new PythonSyntaxChecker({ python: PYTHON });
-const long = (await Promise.all(scripts.map((s) => checker.check(s)))).map((v) => v.ok);
-await checker.close();
-const longSeconds = (performance.now() - t) / 1000;
-console.log(`  one long-lived python3 (proc):  ${longSeconds.toFixed(2)} s, ${(COUNT / longSeconds).toFixed(0)} checks/s (start-up included)`);
-
-t = performance.now();
-const each: boolean[] = [];
-for (const s of scripts) each.push(await oneProcess(s));
-const eachSeconds = (performance.now() - t) / 1000;
-console.log(`  one python3 per script (baseline): ${eachSeconds.toFixed(2)} s, ${(COUNT / eachSeconds).toFixed(0)} checks/s`);
-console.log(`  speed-up: ${(eachSeconds / longSeconds).toFixed(1)}x; same verdicts: ${long.every((v, i) => v === each[i]) ? "yes" : "NO"}`);
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = await syntaxChecks();
+  rows[1]!.ratio = rows[1]!.value! / rows[0]!.value!;
+  printTable(rows);
+}
