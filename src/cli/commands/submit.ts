@@ -21,6 +21,8 @@ export interface SubmitEnv {
   OPENAI_BASE_URL?: string;
   ANTHROPIC_API_KEY?: string;
   ANTHROPIC_BASE_URL?: string;
+  /** anthropic-version for anthropic-batch (default: the one batchline translates for, 2026-10-21). */
+  ANTHROPIC_VERSION?: string;
 }
 
 export interface SubmitOptions extends CostOptions {
@@ -38,6 +40,7 @@ export interface SubmitOptions extends CostOptions {
   maxRetries?: string | number;
   retryBackoff?: string | number;
   from?: string;
+  anthropicVersion?: string;
   quiet?: boolean;
 }
 
@@ -55,13 +58,15 @@ function seconds(value: unknown, flag: string, fallback: number): number {
   return n * 1000;
 }
 
-async function makeBatchBackend(name: string, env: SubmitEnv, baseUrlFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null }> {
+async function makeBatchBackend(name: string, env: SubmitEnv, baseUrlFlag?: string, versionFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null }> {
   if (!isBatchBackend(name)) throw new UsageError(`unknown backend ${name}; backends: ${Object.keys(BACKENDS).join(", ")}`);
   const anthropic = name === "anthropic-batch";
+  if (versionFlag !== undefined && !anthropic) throw new UsageError(`--anthropic-version is for anthropic-batch, not ${name}`);
+  const anthropicVersion = anthropic ? versionFlag || env.ANTHROPIC_VERSION || undefined : undefined;
   const baseURL = baseUrlFlag ?? (anthropic ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL);
   const apiKey = anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY;
   if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
-  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}) }), baseURL: baseURL ?? null };
+  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}) }), baseURL: baseURL ?? null };
 }
 
 /** Copies stdin into the job's work directory, so that a resumed run can check and reuse it. */
@@ -146,7 +151,7 @@ async function submitLocked(backendName: string, requests: string, output: strin
   if ((DIRECT_BACKENDS as readonly string[]).includes(backendName)) return submitDirect(backendName, requests, output, options, env);
   const retryFailed = options.retryFailed === undefined ? 0 : Number(options.retryFailed);
   if (!Number.isInteger(retryFailed) || retryFailed < 0) throw new UsageError(`--retry-failed ${options.retryFailed}: expected a whole number of extra rounds`);
-  const { backend, baseURL } = await makeBatchBackend(backendName, env, stringOption(options.baseUrl));
+  const { backend, baseURL } = await makeBatchBackend(backendName, env, stringOption(options.baseUrl), stringOption(options.anthropicVersion));
   const maxChunkLines = positive(options.maxChunkLines, "--max-chunk-lines");
   const maxChunkMb = positive(options.maxChunkMb, "--max-chunk-mb");
   const path = requests === "-" ? await spoolRequests(output) : requests;
@@ -206,6 +211,7 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .option("--price-table <file>", "With --max-cost: JSON price table instead of the bundled one")
     .option("--output-tokens <n>", "With --max-cost: assume n output tokens per request instead of max_tokens")
     .option("--from <file>", "replay: the recorded output file to answer from")
+    .option("--anthropic-version <date>", "anthropic-batch: API version to send and translate for: 2026-10-21 (default; drops temperature/top_p/top_k) or 2023-06-01 (keeps them); env ANTHROPIC_VERSION")
     .option("-q, --quiet", "No progress on stderr")
     .example("OPENAI_API_KEY=sk-... batchline submit openai-batch batch_requests_step1.jsonl -o batch_output_step1.jsonl --retry-failed 2")
     .example("OPENAI_API_KEY=local OPENAI_BASE_URL=http://127.0.0.1:8089/v1 batchline submit openai-batch requests.jsonl -o out.jsonl")
