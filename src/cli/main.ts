@@ -104,6 +104,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     refuseUnknownOptions(argv, await knownOptions(cli.matchedCommand, cli.globalCommand, cli.args, normalizeOptions(cli.options, argv)));
     refuseMissingValues(argv, cli.matchedCommand);
+    // Checked above under every spelling; cac's own check knows only its spelling (`step1-file`).
+    cli.matchedCommand.config.allowUnknownOptions = true;
     cli.options = Object.fromEntries(Object.entries(normalizeOptions(cli.options, argv)).map(([k, v]) => [k, restoreDash(v)])) as typeof cli.options;
     await cli.runMatchedCommand();
     return 0;
