@@ -11,43 +11,39 @@ import { FIXTURES, runCli, tempDir } from "./helpers.ts";
 const REQUESTS = join(FIXTURES, "batch/requests.jsonl");
 const OUTPUT = join(FIXTURES, "batch/output-round1.jsonl");
 
-/** One valid-looking command line per command (the commands `batchline --help` lists). */
-const COMMANDS: Record<string, string[]> = {
-  validate: ["validate", REQUESTS],
-  slice: ["slice", REQUESTS],
-  demux: ["demux", OUTPUT],
-  merge: ["merge", OUTPUT],
-  retry: ["retry", REQUESTS, OUTPUT],
-  schema: ["schema", "request"],
-  plan: ["plan", REQUESTS],
-  serve: ["serve", "--replay", OUTPUT],
-  submit: ["submit", "replay", REQUESTS, "-o", "/nonexistent/out.jsonl", "--from", OUTPUT],
-  batch: ["batch", "status", "/nonexistent/out.jsonl.state.json"],
-  "agentless structure": ["agentless", "structure", "--repo", ".", "--commit", "HEAD"],
-  "agentless vote": ["agentless", "vote", "--save-dir", "/nonexistent"],
-  agentless: ["agentless", "bugfixer", "gen_step1", "--repostructure_dir", "/nonexistent"],
-  pipeline: ["pipeline", "agentless-bugfixer", "--workdir", "/nonexistent/w", "--backend", "replay"],
-  demo: ["demo"],
-  coverage: ["coverage", "/nonexistent"],
-  requests: ["requests", "rewrite", "-i", REQUESTS],
-};
+/** The commands `batchline --help` lists, as argv words (`agentless structure` is two). */
+async function listedCommands(): Promise<string[][]> {
+  const help = await runCli(["--help"]);
+  const section = help.stdout.slice(help.stdout.indexOf("Commands:"), help.stdout.indexOf("For more info"));
+  return [...section.matchAll(/^ {2}(\S+(?: (?![<[])\S+)?)/gm)].map((m) => m[1]!.split(" "));
+}
 
 describe("unknown options", () => {
-  it("the table covers every command batchline --help lists", async () => {
-    const help = await runCli(["--help"]);
-    const listed = [...help.stdout.matchAll(/^ {2}(\S+(?: (?![<[])\S+)?)/gm)].map((m) => m[1]!).filter((c) => !c.startsWith("$"));
-    const commands = listed.slice(0, listed.indexOf("requests") + 1);
-    assert.deepEqual(commands.sort(), Object.keys(COMMANDS).sort());
+  it("every command refuses --bogus-flag with one line and exit 1, before doing anything", async () => {
+    const commands = await listedCommands();
+    assert.ok(commands.length >= 17, `${commands.length} commands listed`);
+    for (const words of commands) {
+      // Positional arguments do not matter: options are checked before anything else.
+      const r = await runCli([...words, "--bogus-flag", "1"]);
+      assert.equal(r.code, 1, `${words.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stderr, "batchline: unknown option --bogus-flag; see --help\n", words.join(" "));
+      assert.equal(r.stdout, "", words.join(" "));
+    }
   });
 
-  for (const [name, argv] of Object.entries(COMMANDS)) {
-    it(`${name} refuses --bogus-flag with one line and exit 1, before doing anything`, async () => {
-      const r = await runCli([...argv, "--bogus-flag", "1"]);
-      assert.equal(r.code, 1, r.stderr);
+  it("refuses an unknown option even when the arguments are valid (agentless, pipeline, a stage, serve)", async () => {
+    for (const argv of [
+      ["agentless", "bugfixer", "gen_step1", "--repostructure_dir", "/nonexistent"],
+      ["pipeline", "agentless-bugfixer", "--workdir", "/nonexistent/w", "--backend", "replay"],
+      ["requests", "rewrite", "-i", REQUESTS],
+      ["serve", "--replay", OUTPUT],
+      ["slice", REQUESTS],
+    ]) {
+      const r = await runCli([...argv, "--bogus-flag"]);
+      assert.equal(r.code, 1, argv.join(" "));
       assert.equal(r.stderr, "batchline: unknown option --bogus-flag; see --help\n");
-      assert.equal(r.stdout, "");
-    });
-  }
+    }
+  });
 
   it("suggests the closest known name: --pask on agentless, --model-nmae and --start-form on pipeline", async () => {
     const { dir, cleanup } = await tempDir();
