@@ -15,8 +15,8 @@ const MiB = 1024 * 1024;
 
 /** OpenAI Batch: 50,000 requests and 200 MB per input file. */
 export const OPENAI_BATCH_LIMITS: ChunkLimits = { name: "openai-batch", maxLines: 50_000, maxBytes: 200 * MiB };
-/** Anthropic Message Batches: 100,000 requests and 256 MB per batch. */
-export const ANTHROPIC_BATCH_LIMITS: ChunkLimits = { name: "anthropic-batch", maxLines: 100_000, maxBytes: 256 * MiB };
+/** Anthropic Message Batches: 100,000 requests and 256 MB per batch, in decimal bytes as Anthropic counts them (256,000,000). */
+export const ANTHROPIC_BATCH_LIMITS: ChunkLimits = { name: "anthropic-batch", maxLines: 100_000, maxBytes: 256_000_000 };
 
 interface OpenChunk {
   index: number;

@@ -7,6 +7,7 @@ import type { z } from "zod";
 import { BATCH_URLS, BatchRequest } from "../../schemas/batch-request.ts";
 import { BatchErrorLine } from "../../schemas/openai-batch-error.ts";
 import { BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
+import { readAnswerBody } from "./answer-body.ts";
 import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, OPENAI_BATCH_LIMITS } from "./chunking.ts";
 import { type Location, formatLocation } from "./errors.ts";
 import { type JoinSource, joinByCustomId } from "./join.ts";
@@ -107,9 +108,9 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
       const out = parsed.data as BatchOutput;
       if (isSuccess(out)) {
         outcomes.succeeded++;
-        const choice = (out.response?.body as { choices?: { finish_reason?: string; message?: { content?: unknown } }[] } | undefined)?.choices?.[0];
-        if (choice?.finish_reason === "length") outcomes.truncated++;
-        if (choice && (choice.message?.content === null || choice.message?.content === "")) outcomes.emptyContent++;
+        const answer = readAnswerBody(out.response?.body);
+        if (answer?.truncated) outcomes.truncated++;
+        if (answer && (answer.text === null || answer.text === "")) outcomes.emptyContent++;
       } else if (out.response) {
         outcomes.httpErrors++;
         const code = `http_${out.response.status_code}`;

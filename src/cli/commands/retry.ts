@@ -29,15 +29,18 @@ const DEFAULT_WHY: readonly Selectable[] = ["empty", "failed", "truncated"];
 type AnswerClass = "failed" | "truncated" | "empty" | "ok";
 
 /**
- * The class of one batch output line. failed: no response, a status other than 200, or an error;
- * truncated: finish_reason length (or cut inside a reasoning block); empty: no choices, or content
- * that is null or blank once reasoning blocks are removed.
+ * The class of one batch output line (chat or Responses-API body). failed: no response, a status
+ * other than 200, an error, or a response that failed or stopped short for a reason other than
+ * max_output_tokens; truncated: finish_reason length, a response incomplete for max_output_tokens
+ * (or cut inside a reasoning block); empty: no choices or output, or text that is null or blank
+ * once reasoning blocks are removed.
  */
 export function classifyOutput(line: BatchOutput): AnswerClass {
   if (!isSuccess(line)) return "failed";
   const answer = answerOf(line);
   if (answer.ok) return "ok";
-  return answer.reason === "truncated" ? "truncated" : "empty";
+  if (answer.reason === "truncated") return "truncated";
+  return answer.reason === "incomplete" ? "failed" : "empty";
 }
 
 function isSelectable(word: string): word is Selectable {
