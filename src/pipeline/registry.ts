@@ -9,6 +9,7 @@ type PipelineModule = { default: PipelineDefinition };
 
 export const PIPELINES: Record<string, () => Promise<PipelineModule>> = {
   "commit-testgen": () => import("../commit-testgen/commit-testgen-pipeline.ts"),
+  "swe-testgen": () => import("../swe-testgen/swe-testgen.ts"),
 };
 
 /** The definition named `name`; a UsageError listing the pipelines when there is none. */
