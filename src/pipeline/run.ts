@@ -137,7 +137,11 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
       startedHashes[s.runName] = hash;
       await saveManifest(W, manifest);
       const result = await s.step.run(contextFor(s, resume));
-      if (s.append) result.produced += await appendPicks(s.append.into, s.append.from);
+      if (s.append) {
+        const appended = await appendPicks(s.append.into, s.append.from);
+        result.produced += appended;
+        result.summary = { ...result.summary, appended };
+      }
       const seconds = (Date.now() - t0) / 1000;
       manifest.steps[s.runName] = { hash, finishedAt: new Date().toISOString(), seconds, outputs, produced: result.produced, summary: result.summary };
       await saveManifest(W, manifest);
