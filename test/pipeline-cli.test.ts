@@ -26,6 +26,7 @@ describe("batchline pipeline (CLI)", () => {
     assert.equal(list.code, 0, list.stderr);
     assert.match(list.stdout, /^agentless-bugfixer +SWE-bench rows -> file localization/m);
     assert.match(list.stdout, /^agentless-testwriter +SWE-bench rows -> test-file localization/m);
+    assert.match(list.stdout, /^swe-testgen +/m);
     const help = await runCli(["pipeline", "agentless-testwriter", "--help"]);
     assert.equal(help.code, 0, help.stderr);
     assert.match(help.stdout, /^Steps: gen_step1 -> submit_step1 -> proc_step1_gen_step2 -> submit_step2 -> proc_step2 -> retry rounds$/m);
@@ -113,6 +114,6 @@ describe("batchline pipeline (CLI)", () => {
     const r = await runCli([...base, "--workdir", join(dir, "a-file")]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /--workdir .*a-file: is a file, not a directory/);
-    await refused(["pipeline", "no-such-pipeline", "--workdir", workdir], /unknown pipeline no-such-pipeline; pipelines: agentless-bugfixer, agentless-testwriter/);
+    await refused(["pipeline", "no-such-pipeline", "--workdir", workdir], /unknown pipeline no-such-pipeline; pipelines: agentless-bugfixer, agentless-testwriter, swe-testgen/);
   });
 });

@@ -10,6 +10,7 @@ type PipelineModule = { default: PipelineDefinition };
 export const PIPELINES: Record<string, () => Promise<PipelineModule>> = {
   "agentless-bugfixer": () => import("../agentless/agentless-bugfixer.ts"),
   "agentless-testwriter": () => import("../agentless/agentless-testwriter.ts"),
+  "swe-testgen": () => import("../swe-testgen/swe-testgen.ts"),
 };
 
 /** The definition named `name`; a UsageError listing the pipelines when there is none. */

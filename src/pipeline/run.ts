@@ -54,8 +54,9 @@ async function preflight(definition: PipelineDefinition, run: PipelineRunOptions
   const st = await stat(W).catch(() => undefined);
   if (st && !st.isDirectory()) throw new UsageError(`--workdir ${run.workdir}: is a file, not a directory`);
   const steps = mainSteps(definition);
-  if (run.startFrom !== undefined && !steps.some((s) => s.name === run.startFrom)) {
-    throw new UsageError(`--start-from ${run.startFrom}: not a step of ${definition.name}; steps: ${steps.map((s) => s.name).join(", ")}`);
+  const names = stepNames(definition, run.rounds);
+  if (run.startFrom !== undefined && !names.includes(run.startFrom)) {
+    throw new UsageError(`--start-from ${run.startFrom}: not a step of ${definition.name}; steps: ${names.join(", ")}`);
   }
   for (const step of steps) {
     if (step.kind !== "submit") continue;
@@ -113,7 +114,7 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
     const runStep = async (s: Scheduled): Promise<StepResult> => {
       rc.signal?.throwIfAborted();
       order.push(s.runName);
-      if (s.round === 0 && run.startFrom === s.step.name) dirty = true;
+      if (run.startFrom === s.runName) dirty = true;
       const probe = contextFor(s, false);
       // Volatile options (worker counts) are dropped at any depth of what the step hashes.
       const volatile = definition.volatile ?? [];
@@ -178,6 +179,17 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
   } finally {
     await release();
   }
+}
+
+/** Every step name a run with `rounds` retry rounds can have, in order (what --start-from takes). */
+export function stepNames(definition: PipelineDefinition, rounds: number): string[] {
+  const steps = mainSteps(definition);
+  const names = steps.map((s) => s.name);
+  const r = roundsOf(definition);
+  if (!r) return names;
+  const first = Math.min(...r.retry.map((rule) => steps.findIndex((s) => s.name === rule.from)));
+  for (let n = 1; n <= rounds; n++) names.push(`round${n}_requests`, ...steps.slice(first).map((s) => `round${n}_${r.names[s.name] ?? s.name}`));
+  return names;
 }
 
 /** True when `runName` is step `base` inside some round. */

@@ -85,33 +85,39 @@ export async function runAgentless(words: string[], options: Record<string, unkn
   }
 }
 
+/** Options of an agentless run that a pipeline over it takes too: dataset, structures, request body, selection. */
+export const AGENTLESS_RUN_OPTIONS: readonly [flag: string, description: string][] = [
+  ["--dataset <name|path>", "Hugging Face dataset id or .jsonl/.json/.parquet (default princeton-nlp/SWE-bench_Verified)"],
+  ["--split <name>", "Dataset split (default test)"],
+  ["--revision <rev>", "Dataset revision on the hub (default main)"],
+  ["--repostructure-dir <dir>", "Agentless repo structures, <dir>/<instance_id>.json"],
+  ["--model-name <name>", "Model in the requests and model_name_or_path (default deepseek-ai/DeepSeek-R1)"],
+  ["--temp <t>", "Temperature (default 1.0; testwriter pass 0 uses 0 when passk > 1)"],
+  ["--max-tokens <n>", "max_tokens (default 32768)"],
+  ["--passk <k>", "Samples per instance (default 1)"],
+  ["--num-workers <n>", "proc_step2: worker threads building patches (default 8)"],
+  ["--enable-thinking", "Add enable_thinking and thinking_budget to request bodies"],
+  ["--thinking-budget <n>", "Thinking budget (default 32768)"],
+  ["--convert-crlf", "Turn CRLF into LF in problem statements"],
+  ["--prompt-template <file>", "Your own prompt: {problem_statement}, {structure}, {content}, {file}"],
+  ["--start, --start-file <id|n>", "First id processed (custom_id or instance_id, or a 0-based position)"],
+  ["--end, --end-file <id|n>", "Id (or position) where processing stops, exclusive"],
+  ["--shard <i/n>", "Only ids whose stable hash mod n is i"],
+];
+
 export function registerAgentless(cli: CAC, env: NodeJS.ProcessEnv): void {
-  cli
+  const command = cli
     .command("agentless [...words]", "Kimi-Dev/Agentless rollouts: agentless bugfixer|testwriter gen_step1|proc_step1_gen_step2|proc_step2, agentless structure")
     .option("--stage <name>", "gen_step1, proc_step1_gen_step2 or proc_step2 (instead of the word)")
-    .option("--dataset <name|path>", "Hugging Face dataset id or .jsonl/.json/.parquet (default princeton-nlp/SWE-bench_Verified)")
-    .option("--split <name>", "Dataset split (default test)")
-    .option("--repostructure-dir <dir>", "Agentless repo structures, <dir>/<instance_id>.json")
     .option("-i, --input, --input-file <path>", "Batch output of the previous step (proc stages), or -")
     .option("-o, --output, --output-file <path>", "Request file to write (gen stages), or - (default)")
     .option("--save-dir <dir>", "proc_step2: where samples/, output_<pass>_processed*.jsonl, preds_<pass>.jsonl, failures.jsonl go")
     .option("--step1-file <path>", "testwriter proc_step2: the step-1 output, to know which test file was chosen")
-    .option("--failures <path>", "gen stages: failure records (default <output_file>.failures.jsonl)")
-    .option("--model-name <name>", "Model in the requests and model_name_or_path (default deepseek-ai/DeepSeek-R1)")
-    .option("--temp <t>", "Temperature (default 1.0; testwriter pass 0 uses 0 when passk > 1)")
-    .option("--max-tokens <n>", "max_tokens (default 32768)")
-    .option("--passk <k>", "Samples per instance (default 1)")
-    .option("--num-workers <n>", "proc_step2: worker threads building patches (default 8)")
-    .option("--enable-thinking", "Add enable_thinking and thinking_budget to request bodies")
-    .option("--thinking-budget <n>", "Thinking budget (default 32768)")
-    .option("--convert-crlf", "Turn CRLF into LF in problem statements")
-    .option("--prompt-template <file>", "Your own prompt: {problem_statement}, {structure}, {content}, {file}")
-    .option("--start, --start-file <id|n>", "First id processed (custom_id or instance_id, or a 0-based position)")
-    .option("--end, --end-file <id|n>", "Id (or position) where processing stops, exclusive")
-    .option("--shard <i/n>", "Only ids whose stable hash mod n is i")
+    .option("--failures <path>", "gen stages: failure records (default <output_file>.failures.jsonl)");
+  for (const [flag, description] of AGENTLESS_RUN_OPTIONS) command.option(flag, description);
+  command
     .option("--skip-bad", "Report and skip bad input lines instead of failing")
     .option("-q, --quiet", "No progress or summary on stderr")
-    .allowUnknownOptions()
     .example("batchline agentless bugfixer --stage gen_step1 --dataset princeton-nlp/SWE-bench_Lite --repostructure_dir ./repostructures --output_file r1.jsonl --model_name deepseek-ai/DeepSeek-V3.2 --temp 1.0 --passk 8")
     .example("batchline agentless bugfixer proc_step2 --repostructure_dir ./repostructures --input_file out2.jsonl --save_dir results/ --passk 8")
     .action((words: string[], options: Record<string, unknown>) => runAgentless(words, options, env));

@@ -5,7 +5,8 @@
  */
 import type { CAC } from "cac";
 import { BatchlineError, UsageError } from "../../core/errors.ts";
-import { formatPipelineReport, loadPipeline, pipelineHelp, pipelineList, pipelineNames, runPipeline } from "../../pipeline/index.ts";
+import { formatPipelineReport, loadPipeline, pipelineHelp, pipelineList, pipelineNames, pipelineSchema, runPipeline } from "../../pipeline/index.ts";
+import { acceptOptions } from "../known-options.ts";
 
 /** Options of the command itself, not of the pipeline. */
 const OWN = new Set(["quiet", "q", "list", "help", "h"]);
@@ -26,12 +27,18 @@ export async function printPipelineHelp(argv: readonly string[]): Promise<boolea
   return false;
 }
 
+/** The options pipeline `name` takes (its definition's and the engine's); an unknown name is refused first, naming the pipelines. */
+async function optionsOf(name: string | undefined): Promise<string[]> {
+  if (name === undefined) return [];
+  return Object.keys(pipelineSchema(await loadPipeline(name)).shape);
+}
+
 export function registerPipeline(cli: CAC, env: NodeJS.ProcessEnv): void {
-  cli
+  const command = cli
     .command("pipeline [name]", `Run a whole pipeline with checkpoints, resume and retry rounds (${pipelineNames().join(", ")}; --list, <name> --help)`)
     .option("--list", "List the pipelines")
-    .option("-q, --quiet", "Only the report at the end")
-    .allowUnknownOptions()
+    .option("-q, --quiet", "Only the report at the end");
+  acceptOptions(command, (args) => optionsOf(args[0]))
     .action(async (name: string | undefined, options: Record<string, unknown>) => {
       if (!name) throw new UsageError(`pipeline needs a name: ${pipelineNames().join(", ")} (batchline pipeline --list)`);
       const definition = await loadPipeline(name);
