@@ -1,5 +1,5 @@
 /**
- * `pipeline commit-testgen` end to end: a git repository made in the test, an OpenAI-compatible
+ * `batchline pipeline commit-testgen` end to end through the CLI: a git repository made in the test, an OpenAI-compatible
  * answer server on 127.0.0.1 (port 0) that replays recorded answers per commit and per call
  * (fenced, multi-block, unfenced with prose, invalid syntax, truncated, a script that raises at
  * run time and is repaired in round 2, an HTTP 400 that the --fallback backend answers), real
@@ -12,10 +12,8 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
-import definition from "../src/commit-testgen/commit-testgen-pipeline.ts";
-import { runPipeline } from "../src/pipeline/index.ts";
 import { type CommitRepo, createCommitRepo } from "./commit-testgen-repo.ts";
-import { parseLines, readBody, tempDir } from "./helpers.ts";
+import { parseLines, readBody, runCli, tempDir } from "./helpers.ts";
 
 const script = (name: string) => `import json\n\n\ndef build_cases():\n    return [{"name": "${name}", "input": [1, 2], "expected": 3}]\n\n\nif __name__ == "__main__":\n    with open("test_cases.json", "w") as f:\n        json.dump(build_cases(), f)\n    print(json.dumps({"cases": len(build_cases())}))\n`;
 
@@ -69,7 +67,7 @@ describe("pipeline commit-testgen", () => {
     await tmp.cleanup();
   });
 
-  test("extract -> gen -> submit -> fallback -> proc -> run, and a round that repairs the syntax error, the truncated answer and the script that raised", async () => {
+  test("through the CLI: extract -> gen -> submit -> fallback -> proc -> run, and a round that repairs the syntax error, the truncated answer and the script that raised", async () => {
     const c = repo.commits;
     const raising = "import json\n\n\ndef build_cases():\n    raise RuntimeError('shape mismatch in the new kernel')\n\n\nif __name__ == \"__main__\":\n    build_cases()\n";
     const answers = new Map<string, Answer[]>([
@@ -88,20 +86,24 @@ describe("pipeline commit-testgen", () => {
     const workdir = join(tmp.dir, "work");
     const logs: string[] = [];
     try {
-      const options = {
-        workdir,
-        backend: "openai-compatible",
-        baseUrl: server.baseURL,
-        repo: repo.dir,
-        commits: [c.root, c.add, c.modify, c.delete, c.rename, c.binary, c.merge].join(","),
-        model: "gpt-4.1",
-        rounds: 2,
-        fallback: "replay",
-        fallbackFrom: recording,
-        runTimeout: 20,
-      };
-      const report = await runPipeline(definition, options, { env: { OPENAI_API_KEY: "test-key" }, log: (l) => logs.push(l) });
-      assert.equal(report.error, undefined, logs.join("\n"));
+      const args = [
+        "pipeline", "commit-testgen",
+        "--workdir", workdir,
+        "--backend", "openai-compatible",
+        "--base-url", server.baseURL,
+        "--repo", repo.dir,
+        "--commits", [c.root, c.add, c.modify, c.delete, c.rename, c.binary, c.merge].join(","),
+        "--model", "gpt-4.1",
+        "--rounds", "2",
+        "--fallback", "replay",
+        "--fallback-from", recording,
+        "--run-timeout", "20",
+      ];
+      const r = await runCli(args, { env: { OPENAI_API_KEY: "test-key" } });
+      logs.push(r.stderr);
+      assert.equal(r.code, 0, r.stderr);
+      const report = JSON.parse(await readFile(join(workdir, "report.json"), "utf8")) as { error?: string; steps: Record<string, unknown> };
+      assert.equal(report.error, undefined, r.stderr);
 
       const save = join(workdir, "save");
       const index = JSON.parse(await readFile(join(save, "index.json"), "utf8")) as { commit_hash: string; script_path: string; message: string }[];
