@@ -138,4 +138,20 @@ describe("pipeline commit-testgen", () => {
       await server.close();
     }
   });
+
+  test("options are checked before the first step: --repo or --extractions-dir, --commits or --csv, the runner", async () => {
+    const workdir = join(tmp.dir, "bad-options");
+    const recording = join(tmp.dir, "empty-recording.jsonl");
+    await writeFile(recording, "");
+    const base = ["pipeline", "commit-testgen", "--workdir", workdir, "--backend", "replay", "--from-submit", recording];
+    const neither = await runCli(base);
+    assert.equal(neither.code, 1);
+    assert.match(neither.stderr, /give --repo \(with --commits or --csv\) or --extractions-dir/);
+    const both = await runCli([...base, "--repo", repo.dir]);
+    assert.match(both.stderr, /--repo needs exactly one of --commits and --csv/);
+    const runner = await runCli([...base, "--repo", repo.dir, "--commits", "HEAD", "--runner", "kubernetes"]);
+    assert.match(runner.stderr, /--runner kubernetes: expected one of local/);
+    const dir = await runCli([...base, "--extractions-dir", join(tmp.dir, "nope")]);
+    assert.match(dir.stderr, /--extractions-dir .*nope: no such directory/);
+  });
 });
