@@ -13,6 +13,7 @@
  *             again, from submit on, with a repair (its script and the syntax or run-time error)
  *             or, with no script at all, its generation request
  */
+import { readdirSync, statSync } from "node:fs";
 import { stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
@@ -81,7 +82,16 @@ const extract: Step<CommitTestgenOptions> = {
   name: "extract",
   in: [],
   out: ["extractions/"],
-  hashed: (ctx) => ({ repo: ctx.options.repo ?? null, commits: ctx.options.commits ?? null, csv: ctx.options.csv ?? null, hashColumn: ctx.options.hashColumn ?? null, extractionsDir: ctx.options.extractionsDir ?? null }),
+  // Extraction files made elsewhere are not this step's output: their names, sizes and times stand
+  // in their place, so that a changed file re-runs everything after (gen reads them as its source).
+  hashed: (ctx) => ({
+    repo: ctx.options.repo ?? null,
+    commits: ctx.options.commits ?? null,
+    csv: ctx.options.csv ?? null,
+    hashColumn: ctx.options.hashColumn ?? null,
+    extractionsDir: ctx.options.extractionsDir ?? null,
+    files: ctx.options.extractionsDir ? extractionFileStamps(ctx.options.extractionsDir) : null,
+  }),
   async run(ctx) {
     const o = ctx.options;
     if (o.extractionsDir) return { produced: 1, summary: { extractionsDir: o.extractionsDir } };
@@ -90,6 +100,20 @@ const extract: Step<CommitTestgenOptions> = {
     return { produced: paths.length, summary: { commits: paths.length } };
   },
 };
+
+function extractionFileStamps(dir: string): [string, number, number][] {
+  try {
+    return readdirSync(dir)
+      .filter((n) => n.endsWith(".json"))
+      .sort()
+      .map((n) => {
+        const st = statSync(join(dir, n));
+        return [n, st.size, Math.round(st.mtimeMs)];
+      });
+  } catch {
+    return [];
+  }
+}
 
 async function* extractionRecords(ctx: Ctx): AsyncGenerator<JsonlRecord> {
   let line = 0;
