@@ -7,9 +7,11 @@ import { spawn } from "node:child_process";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { BatchRequest } from "../schemas/batch-request.ts";
 import { type BatchServer, startBatchServer } from "../src/server/batch-server.ts";
 import type { Executor } from "../src/server/executors.ts";
 import type { Faults } from "../src/server/faults.ts";
+import { countInputTokens } from "../src/submitters/plan.ts";
 import { CLI, FIXTURES, parseLines, runCli, tempDir } from "./helpers.ts";
 
 const REQUESTS = join(FIXTURES, "batch/requests.jsonl");
@@ -197,12 +199,34 @@ describe("submit openai-batch", () => {
     });
   });
 
-  it("reports token_limit_exceeded", async () => {
+  it("reports token_limit_exceeded once the retries of a batch refused for it are spent", async () => {
     await withServer({ tokenLimitExceeded: true }, async (server, out) => {
-      const r = await submit(server, out);
+      const r = await submit(server, out, ["--token-limit-retries", "2", "--token-limit-backoff", "0.01"]);
       assert.equal(r.code, 1);
+      assert.equal(server.stats.batchesCreated, 3, "created once, then again twice");
+      assert.equal(server.stats.uploads, 1, "the upload is reused");
+      assert.equal((r.stderr.match(/enqueued-token limit of \S+ is reached/g) ?? []).length, 2);
       assert.match(r.stderr, /failed: token_limit_exceeded: Enqueued token limit reached/);
       assert.ok((await outLines(out)).every((l) => /token_limit_exceeded/.test(l.error!.message)));
+    });
+  });
+
+  it("staggers creates under an enqueued-token limit and creates a refused batch again after a backoff", async () => {
+    // Three chunks of two lines; the limit lets one chunk be in progress at a time, as OpenAI's does per model.
+    const requests = parseLines(await readFile(REQUESTS, "utf8")) as { body: BatchRequest["body"] }[];
+    const pairs = [0, 2, 4].map((i) => countInputTokens(requests[i]!.body).tokens + countInputTokens(requests[i + 1]!.body).tokens);
+    const limit = Math.max(...pairs) + Math.min(...pairs) - 1;
+    await withServer({ enqueuedTokenLimit: limit, stepDelayMs: 40 }, async (server, out) => {
+      const r = await submit(server, out, ["--max-chunk-lines", "2", "--create-interval", "0.01", "--token-limit-backoff", "0.05"]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = await outLines(out);
+      assertEveryIdOnce(lines, await requestIds());
+      assert.ok(lines.every((l) => l.response?.status_code === 200), "every line succeeded in the end");
+      assert.match(r.stderr, /enqueued-token limit of \S+ is reached .*creating it again in/);
+      assert.ok(server.stats.batchesCreated > 3, `refused batches were created again (${server.stats.batchesCreated} creates)`);
+      assert.equal(server.stats.uploads, 3, "each chunk uploaded once");
+      const failed = [...server.batches.values()].filter((b) => b.status === "failed");
+      assert.ok(failed.length > 0 && failed.every((b) => b.errors?.data[0]?.code === "token_limit_exceeded"));
     });
   });
 

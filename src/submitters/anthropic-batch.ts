@@ -12,7 +12,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { AnthropicBatchResult, type AnthropicMessage } from "../../schemas/anthropic-batch-result.ts";
 import type { BatchRequest } from "../../schemas/batch-request.ts";
 import { ANTHROPIC_BATCH_LIMITS } from "../core/chunking.ts";
-import { BatchlineError } from "../core/errors.ts";
+import { BatchlineError, apiErrorText } from "../core/errors.ts";
 import { readJsonlLines } from "../core/jsonl.ts";
 import { flattenIssues } from "../core/stage.ts";
 import { randomId } from "../internal/ids.ts";
@@ -122,7 +122,7 @@ export default function anthropicBatch(options: AnthropicBatchOptions): BatchBac
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof Anthropic.APIError) throw new BatchlineError(`[${SUBMITTER_NAME}] ${what} failed: ${err.status ?? ""} ${err.message}`.replace(/ {2,}/g, " "), { cause: err });
+      if (err instanceof Anthropic.APIError) throw new BatchlineError(`[${SUBMITTER_NAME}] ${what} failed: ${apiErrorText(err.status, err.message)}`, { cause: err });
       throw err;
     }
   };

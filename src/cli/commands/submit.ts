@@ -31,6 +31,9 @@ export interface SubmitOptions extends CostOptions {
   baseUrl?: string;
   maxChunkLines?: string | number;
   maxChunkMb?: string | number;
+  createInterval?: string | number;
+  tokenLimitRetries?: string | number;
+  tokenLimitBackoff?: string | number;
   concurrency?: string | number;
   rpm?: string | number;
   tpm?: string | number;
@@ -45,6 +48,13 @@ function positive(value: unknown, flag: string): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} ${String(value)}: expected a number > 0`);
+  return n;
+}
+
+function wholeNumber(value: unknown, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} ${String(value)}: expected a whole number >= 0`);
   return n;
 }
 
@@ -152,13 +162,16 @@ async function submitLocked(backendName: string, requests: string, output: strin
   const path = requests === "-" ? await spoolRequests(output) : requests;
   const summary = await runBatchJob(backend, {
     ...(maxChunkLines ? { maxChunkLines: Math.floor(maxChunkLines) } : {}),
-    ...(maxChunkMb ? { maxChunkBytes: Math.floor(maxChunkMb * 2 ** 20) } : {}),
+    ...(maxChunkMb ? { maxChunkBytes: Math.floor(maxChunkMb * 1e6) } : {}),
     requests: path,
     output,
     retryFailed,
     baseURL,
     pollIntervalMs: seconds(options.pollInterval, "--poll-interval", 5),
     maxPollIntervalMs: seconds(options.maxPollInterval, "--max-poll-interval", 60),
+    createIntervalMs: seconds(options.createInterval, "--create-interval", 1),
+    tokenLimitBackoffMs: seconds(options.tokenLimitBackoff, "--token-limit-backoff", 60),
+    tokenLimitRetries: wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8),
     ...(options.quiet ? {} : { log: (line: string) => process.stderr.write(`${line}\n`) }),
   });
   printSummary(summary, options.quiet);
@@ -176,8 +189,11 @@ async function batchCommand(action: string, statePath: string, options: { output
       process.stdout.write(`round ${row.round} ${row.key} ${row.batchId ?? "-"} ${row.status}${counts}\n`);
     }
   } else if (action === "cancel") {
-    const ids = await cancelJob(backend, state);
-    process.stderr.write(ids.length ? `cancel requested: ${ids.join(", ")} (partial results stay downloadable; run submit again to resume or batch download to collect)\n` : "nothing to cancel\n");
+    const report = await cancelJob(backend, state);
+    for (const s of report.skipped) process.stderr.write(`note: ${s.batchId} is already ${s.status}; nothing to cancel\n`);
+    for (const f of report.failed) process.stderr.write(`could not cancel ${f.batchId}: ${f.message}\n`);
+    process.stderr.write(report.cancelled.length ? `cancel requested: ${report.cancelled.join(", ")} (partial results stay downloadable; run submit again to resume or batch download to collect)\n` : "nothing to cancel: no batch is still running\n");
+    if (report.failed.length > 0) throw new BatchlineError(`${report.failed.length} batch(es) could not be cancelled (see above); the others were`);
   } else if (action === "download") {
     const summary = await downloadJob(backend, statePath, stringOption(options.output), options.quiet ? undefined : (l) => process.stderr.write(`${l}\n`));
     printSummary(summary, options.quiet);
@@ -195,7 +211,10 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .option("--max-poll-interval <s>", "Longest wait between polls in seconds (default 60)")
     .option("--base-url <url>", "API base URL (default: OPENAI_BASE_URL, else the provider's)")
     .option("--max-chunk-lines <n>", "Fewer lines per batch than the backend allows (partial results sooner)")
-    .option("--max-chunk-mb <mb>", "Fewer MB per batch than the backend allows")
+    .option("--max-chunk-mb <mb>", "Fewer MB (1 MB = 1,000,000 bytes) per batch than the backend allows")
+    .option("--create-interval <s>", "Seconds between two batch creates (default 1): creates are staggered")
+    .option("--token-limit-retries <n>", "Times a batch refused with token_limit_exceeded is created again, with backoff, before its lines count as failed (default 8)")
+    .option("--token-limit-backoff <s>", "First wait in seconds before such a batch is created again; doubles each time, up to 30 min (default 60)")
     .option("--concurrency <n>", "openai-compatible: requests in flight (default 16)")
     .option("--rpm <n>", "openai-compatible: at most n requests per minute")
     .option("--tpm <n>", "openai-compatible: at most n tokens per minute (estimated: prompt chars / 4 + max_tokens)")
