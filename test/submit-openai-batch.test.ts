@@ -303,6 +303,63 @@ describe("submit openai-batch", () => {
     }
   });
 
+  it("batch cancel cancels every batch still running and skips an ended one with a note", async () => {
+    // Three chunks of two lines: the first chunk's lines are answered at once, the others wait for the gate.
+    const ids = await requestIds();
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const gated: Executor = async (request, signal) => {
+      if (!ids.slice(0, 2).includes(request.custom_id)) await gate;
+      return echo(request, signal);
+    };
+    const server = await startBatchServer({ executor: gated, concurrency: 1 });
+    const out = join(dir, "cancel-many", "out.jsonl");
+    try {
+      const env = { OPENAI_API_KEY: "k", OPENAI_BASE_URL: server.baseURL };
+      const child = spawn(process.execPath, [CLI, "submit", "openai-batch", REQUESTS, "-o", out, "--max-chunk-lines", "2", "--create-interval", "0", "--poll-interval", "0.05", "-q"], { env: { ...process.env, ...env }, stdio: "ignore" });
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      for (let i = 0; i < 400; i++) {
+        const batches = [...server.batches.values()];
+        const state = await readFile(`${out}.state.json`, "utf8").catch(() => "");
+        if (batches.length === 3 && batches[0]!.status === "completed" && (state.match(/"batchId"/g) ?? []).length === 3) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const [first, second, third] = [...server.batches.values()];
+      const cancel = await runCli(["batch", "cancel", `${out}.state.json`], { env });
+      assert.equal(cancel.code, 0, cancel.stderr);
+      assert.match(cancel.stderr, new RegExp(`note: ${first!.id} is already completed; nothing to cancel`));
+      assert.match(cancel.stderr, new RegExp(`cancel requested: ${second!.id}, ${third!.id}`));
+      assert.ok(["cancelling", "cancelled"].includes(second!.status) && ["cancelling", "cancelled"].includes(third!.status));
+      openGate();
+      assert.equal(await exited, 0);
+      const again = await runCli(["batch", "cancel", `${out}.state.json`], { env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /nothing to cancel: no batch is still running/);
+    } finally {
+      openGate();
+      await server.close();
+    }
+  });
+
+  it("API errors name the status once (no \"404 404\")", async () => {
+    await withServer({}, async (server, out) => {
+      assert.equal((await submit(server, out)).code, 0);
+      // As if the job were still running, against a server that does not know its batch.
+      const state = JSON.parse(await readFile(`${out}.state.json`, "utf8"));
+      for (const chunk of state.rounds[0].chunks) delete chunk.results;
+      await writeFile(`${out}.state.json`, JSON.stringify(state));
+      const other = await startBatchServer({ executor: echo });
+      try {
+        const r = await runCli(["batch", "status", `${out}.state.json`, "--base-url", other.baseURL], { env: { OPENAI_API_KEY: "k" } });
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /^batchline: \[openai-batch\] polling batch batch_\w+ failed: 404 No such Batch object: batch_\w+$/m);
+        assert.doesNotMatch(r.stderr, /404 404/);
+      } finally {
+        await other.close();
+      }
+    });
+  });
+
   it("refuses a changed request file for the same output, and names bad request lines before uploading", async () => {
     await withServer({}, async (server, out) => {
       assert.equal((await submit(server, out)).code, 0);
