@@ -23,3 +23,8 @@ export { type Executor, replayExecutor, upstreamExecutor } from "./server/execut
 export { type DatasetRecord, indexById, loadDataset } from "./datasets/load.ts";
 export { RepoStructure, RepoStructureLoader } from "./agentless/repo-structure.ts";
 export { buildStructure } from "./agentless/build-structure.ts";
+export type { Command, CoverageData, CoverageRequest, FileCoverage, FilesWorkspace, Patch, RepoWorkspace, RunJob, RunResult, Runner, RunnerFactory, RunnerOptions, SetupResult, Workspace } from "./runners/types.ts";
+export { type AnyRunnerOptions, RUNNERS, type RunnerName, createRunner, isRunnerName } from "./runners/index.ts";
+export { type LocalRunnerOptions, findRepoDir } from "./runners/local.ts";
+export * from "./pipeline/index.ts";
+export { type BackendOptions, type SubmitEnv, type SubmitFileOptions, type SubmitFileSummary, backendNames, checkBackendOptions, submitFile } from "./submitters/submit-file.ts";

@@ -13,6 +13,8 @@ export const STAGES: Record<string, () => Promise<StageModule>> = {
   "agentless/testwriter/gen-step1": () => import("./agentless/testwriter/gen-step1.ts"),
   "agentless/testwriter/proc-step1-gen-step2": () => import("./agentless/testwriter/proc-step1-gen-step2.ts"),
   "agentless/testwriter/proc-step2": () => import("./agentless/testwriter/proc-step2.ts"),
+  "commit-testgen/gen": () => import("./commit-testgen/gen.ts"),
+  "commit-testgen/proc": () => import("./commit-testgen/proc.ts"),
   "requests/rewrite": () => import("./requests/rewrite.ts"),
 };
 

@@ -12,6 +12,7 @@ import { BatchlineError } from "../core/errors.ts";
 import { registerAgentless } from "./commands/agentless.ts";
 import { AGENTLESS_STRUCTURE_COMMAND, registerAgentlessStructure } from "./commands/agentless-structure.ts";
 import { AGENTLESS_VOTE_COMMAND, registerAgentlessVote } from "./commands/agentless-vote.ts";
+import { COMMIT_TESTGEN_COMMANDS, registerCommitTestgen } from "./commands/commit-testgen.ts";
 import { registerCoverage } from "./commands/coverage.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerDemux } from "./commands/demux.ts";
@@ -44,7 +45,7 @@ function packageVersion(): string {
 }
 
 /** Pipelines whose stages run through a command of their own rather than the generic stage runner. */
-const OWN_COMMAND_PIPELINES = ["agentless"];
+const OWN_COMMAND_PIPELINES = ["agentless", "commit-testgen"];
 
 function buildCli() {
   const cli = cac("batchline");
@@ -65,6 +66,7 @@ function buildCli() {
   registerAgentlessStructure(cli);
   registerAgentlessVote(cli);
   registerAgentless(cli, process.env);
+  registerCommitTestgen(cli, process.env);
   registerPipeline(cli, process.env);
   registerDemo(cli);
   registerCoverage(cli);
@@ -89,7 +91,7 @@ function isCacError(err: unknown): err is Error {
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND]);
+    argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS]);
     if ((argv.includes("--help") || argv.includes("-h")) && (await printStageHelp(argv, OWN_COMMAND_PIPELINES))) return 0;
     const cli = buildCli();
     // cac's parser reads a bare `-` as a flag; hide it and put it back after parsing.

@@ -5,12 +5,12 @@
  * their file and line numbers.
  */
 import type { Location } from "./errors.ts";
-import { type JsonlRecord, customIdOf } from "./jsonl.ts";
+import { customIdOf } from "./jsonl.ts";
 
-/** One side of a join: a file name for messages and its parsed records. */
+/** One side of a join: a file name for messages and its records (line number and value; the value's custom_id is the key). */
 export interface JoinSource<T = unknown> {
   file: string;
-  records: AsyncIterable<JsonlRecord<T>>;
+  records: AsyncIterable<{ line: number; value: T }>;
 }
 
 /** A custom_id seen more than once in one file, with every line it is on. */

@@ -42,53 +42,72 @@ function bomLength(bytes: Buffer, start: number, end: number, first: boolean): n
   return first && end - start >= 3 && bytes[start] === 0xef && bytes[start + 1] === 0xbb && bytes[start + 2] === 0xbf ? 3 : 0;
 }
 
-function decodeLine(bytes: Buffer, start: number, end: number, first: boolean): string {
-  if (end > start && bytes[end - 1] === CR) end--;
-  return bytes.toString("utf8", start + bomLength(bytes, start, end, first), end);
+/** One non-blank line as bytes, for commands that copy lines unchanged: no `\n`, a `\r` before it kept, a leading BOM not. */
+export interface RawJsonlLine {
+  line: number;
+  bytes: Buffer;
+  offset: number;
 }
 
-function isBlank(text: string): boolean {
-  return text.length === 0 || text.trim().length === 0;
+function isAsciiSpace(b: number): boolean {
+  return b === 0x20 || (b >= 0x09 && b <= 0x0d);
 }
 
-/** Splits a byte stream into non-blank lines, numbering every physical line from 1. */
-export async function* readJsonlLines(source: AsyncIterable<Chunk> | Iterable<Chunk>): AsyncGenerator<JsonlLine> {
+/** True for a line that is empty or only whitespace (as String.prototype.trim sees it). */
+function isBlankBytes(bytes: Buffer): boolean {
+  for (let i = 0; i < bytes.length; i++) {
+    const b = bytes[i]!;
+    if (isAsciiSpace(b)) continue;
+    if (b < 0x80) return false;
+    return bytes.toString("utf8", i).trim().length === 0; // non-ASCII spaces (NBSP, U+2028, ...): rare
+  }
+  return true;
+}
+
+/** Splits a byte stream into non-blank lines of bytes, numbering every physical line from 1. */
+export async function* readRawLines(source: AsyncIterable<Chunk> | Iterable<Chunk>): AsyncGenerator<RawJsonlLine> {
   let pending: Buffer[] = [];
   let line = 0;
   let offset = 0; // byte offset of the start of the current line
+  const emit = (bytes: Buffer): RawJsonlLine | undefined => {
+    const bom = bomLength(bytes, 0, bytes.length, line === 1);
+    const body = bom === 0 ? bytes : bytes.subarray(bom);
+    return isBlankBytes(body) ? undefined : { line, bytes: body, offset: offset + bom };
+  };
   for await (const chunk of source) {
     const buf = toBuffer(chunk);
     let start = 0;
     let nl: number;
     while ((nl = buf.indexOf(NEWLINE, start)) !== -1) {
       line++;
-      let text: string;
-      let length: number;
-      let bom: number;
+      let bytes = buf.subarray(start, nl);
       if (pending.length > 0) {
-        pending.push(buf.subarray(start, nl));
-        const joined = Buffer.concat(pending);
+        pending.push(bytes);
+        bytes = Buffer.concat(pending);
         pending = [];
-        text = decodeLine(joined, 0, joined.length, line === 1);
-        length = joined.length;
-        bom = bomLength(joined, 0, length, line === 1);
-      } else {
-        text = decodeLine(buf, start, nl, line === 1);
-        length = nl - start;
-        bom = bomLength(buf, start, nl, line === 1);
       }
-      if (!isBlank(text)) yield { line, text, offset: offset + bom };
-      offset += length + 1;
+      const raw = emit(bytes);
+      if (raw) yield raw;
+      offset += bytes.length + 1;
       start = nl + 1;
     }
     if (start < buf.length) pending.push(buf.subarray(start));
   }
   if (pending.length > 0) {
     line++;
-    const joined = Buffer.concat(pending);
-    const text = decodeLine(joined, 0, joined.length, line === 1);
-    if (!isBlank(text)) yield { line, text, offset: offset + bomLength(joined, 0, joined.length, line === 1) };
+    const raw = emit(Buffer.concat(pending));
+    if (raw) yield raw;
   }
+}
+
+/** A raw line's text: UTF-8 decoded, without the `\r` of a CRLF ending. */
+export function lineText(bytes: Buffer): string {
+  return bytes.toString("utf8", 0, bytes.length > 0 && bytes[bytes.length - 1] === CR ? bytes.length - 1 : bytes.length);
+}
+
+/** Splits a byte stream into non-blank lines, numbering every physical line from 1. */
+export async function* readJsonlLines(source: AsyncIterable<Chunk> | Iterable<Chunk>): AsyncGenerator<JsonlLine> {
+  for await (const { line, bytes, offset } of readRawLines(source)) yield { line, text: lineText(bytes), offset };
 }
 
 /** Parses each non-blank line as JSON; a bad line throws `JsonlParseError` naming file and line. */
@@ -152,6 +171,33 @@ export async function* joinLines(lines: AsyncIterable<string> | Iterable<string>
     }
   }
   if (parts.length > 0) yield parts.join("");
+}
+
+const NEWLINE_BYTES = Buffer.from("\n");
+const BATCH_BYTES = 1 << 20;
+
+/** Appends `\n` to each raw line (so a last line without one gets it) and groups small lines into chunks of about 1 MiB. */
+export async function* joinRawLines(lines: AsyncIterable<Buffer> | Iterable<Buffer>): AsyncGenerator<Buffer> {
+  let parts: Buffer[] = [];
+  let size = 0;
+  for await (const bytes of lines) {
+    if (bytes.length >= BATCH_CHARS) {
+      if (parts.length > 0) yield Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+      yield bytes;
+      yield NEWLINE_BYTES;
+      continue;
+    }
+    parts.push(bytes, NEWLINE_BYTES);
+    size += bytes.length + 1;
+    if (size >= BATCH_BYTES) {
+      yield Buffer.concat(parts, size);
+      parts = [];
+      size = 0;
+    }
+  }
+  if (parts.length > 0) yield Buffer.concat(parts, size);
 }
 
 async function* mapIterable<A, B>(items: AsyncIterable<A> | Iterable<A>, fn: (a: A) => B): AsyncGenerator<B> {

@@ -11,6 +11,7 @@ import { readAnswerBody } from "./answer-body.ts";
 import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, OPENAI_BATCH_LIMITS, embeddingInputs } from "./chunking.ts";
 import { type Location, formatLocation } from "./errors.ts";
 import { type JoinSource, joinByCustomId } from "./join.ts";
+import type { AnswerLine } from "./line-ids.ts";
 import { type JsonlLine, customIdOf } from "./jsonl.ts";
 import { flattenIssues } from "./stage.ts";
 
@@ -178,19 +179,14 @@ export interface AnswerCoverage {
 
 /**
  * Joins a request file (streamed) with its output file (indexed: one success flag per id) by
- * custom_id. Requests with no answer, answers to no request and duplicated ids become problems.
+ * custom_id; `readRequestIds` and `readAnswerLines` (line-ids.ts) read the two sides by a byte scan. Requests with no answer, answers to no request and duplicated ids become problems.
  */
-export async function checkAnswered(requests: JoinSource, outputs: JoinSource, report: ValidationReport, maxProblems = 20): Promise<AnswerCoverage> {
+export async function checkAnswered(requests: JoinSource, outputs: JoinSource<AnswerLine["value"]>, report: ValidationReport, maxProblems = 20): Promise<AnswerCoverage> {
   const problem = (at: Location, message: string) => {
     report.problemCount++;
     if (report.problems.length < maxProblems) report.problems.push({ at, message });
   };
-  const join = joinByCustomId(requests, outputs, {
-    pick: (v: unknown) => {
-      const parsed = BatchOutput.safeParse(v);
-      return parsed.success && isSuccess(parsed.data);
-    },
-  });
+  const join = joinByCustomId(requests, outputs, { pick: (v) => v.succeeded });
   const coverage: AnswerCoverage = { requests: 0, answered: 0, succeeded: 0, missing: 0, unexpected: 0 };
   for await (const row of join.rows) {
     if (row.left) coverage.requests++;

@@ -16,6 +16,10 @@ export interface StepRecord {
   finishedAt: string;
   seconds: number;
   outputs: string[];
+  /** Records it produced (0 = empty), counting picks appended in a round. */
+  produced?: number;
+  /** Its report entry, so a skipped step still reports. */
+  summary?: Record<string, unknown>;
 }
 
 export interface Manifest {

@@ -2,15 +2,16 @@
  * proc_step2 throughput (part of `npm run bench`; alone: `node test/bench/agentless.ts`):
  * a synthetic set of instances (structures with several 1,500-line Python files) and a step-2
  * output of BENCH_STEP2_LINES lines (default 4,000), each answer editing two files with one exact and
- * one whitespace-shifted edit; `agentless bugfixer proc_step2` with --num_workers 1 and 2.
+ * one whitespace-shifted edit; `agentless bugfixer proc_step2` with --num_workers 1 and 2 (the
+ * ratio of the two is the figure; the outputs must be identical).
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { type BenchRow, CLI, printTable, timed } from "./run.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
-const CLI = join(ROOT, "dist/src/cli/main.js");
 const DATA = join(ROOT, "test/bench/data/agentless");
 const LINES = Number(process.env.BENCH_STEP2_LINES ?? 4000);
 const INSTANCES = 50;
@@ -49,20 +50,28 @@ function build(): void {
   writeFileSync(join(DATA, "step2.jsonl"), out.join("\n") + "\n");
 }
 
-if (!existsSync(join(DATA, "step2.jsonl"))) build();
-console.log(`proc_step2: ${LINES} step-2 lines, ${INSTANCES} instances x passk ${PASSK}, two edited 1,500-line files per answer`);
-const walls: Record<number, number> = {};
-for (const workers of [1, 2]) {
-  const save = join(DATA, `save-${workers}`);
-  rmSync(save, { recursive: true, force: true });
-  const t0 = performance.now();
-  const r = spawnSync(process.execPath, [CLI, "agentless", "bugfixer", "proc_step2", "--dataset", join(DATA, "dataset.jsonl"), "--repostructure_dir", join(DATA, "structures"), "--input_file", join(DATA, "step2.jsonl"), "--save_dir", save, "--passk", String(PASSK), "--num_workers", String(workers), "-q"], { encoding: "utf8" });
-  const wall = (performance.now() - t0) / 1000;
-  if (r.status !== 0) throw new Error(`proc_step2 failed: ${r.stderr}`);
-  walls[workers] = wall;
-  console.log(`  --num_workers ${workers}: ${wall.toFixed(2)} s, ${(LINES / wall).toFixed(0)} lines/s`);
+/** proc_step2 with 1 and 2 workers on the same input; the outputs must be identical. */
+export async function procStep2(): Promise<BenchRow[]> {
+  if (!existsSync(join(DATA, "step2.jsonl"))) build();
+  console.log(`proc_step2: ${LINES} step-2 lines, ${INSTANCES} instances x passk ${PASSK}, two edited 1,500-line files per answer`);
+  const rows: BenchRow[] = [];
+  for (const workers of [1, 2]) {
+    const save = join(DATA, `save-${workers}`);
+    rmSync(save, { recursive: true, force: true });
+    const r = await timed("node", [CLI, "agentless", "bugfixer", "proc_step2", "--dataset", join(DATA, "dataset.jsonl"), "--repostructure_dir", join(DATA, "structures"), "--input_file", join(DATA, "step2.jsonl"), "--save_dir", save, "--passk", String(PASSK), "--num_workers", String(workers), "-q"]);
+    if (r.code !== 0) throw new Error(`proc_step2 failed: ${r.stderr}`);
+    process.stderr.write(`  proc_step2 --num_workers ${workers}: ${r.wall.toFixed(2)} s\n`);
+    rows.push({ section: "proc_step2", name: `--num_workers ${workers}`, value: LINES / r.wall, unit: "lines/s", rssMb: r.rssMb, ...(workers === 2 ? { baseline: "--num_workers 1", target: 1.8 } : {}) });
+  }
+  const same = spawnSync("diff", ["-r", join(DATA, "save-1"), join(DATA, "save-2")]).status === 0;
+  for (const workers of [1, 2]) rmSync(join(DATA, `save-${workers}`), { recursive: true, force: true });
+  if (!same) throw new Error("the outputs of 1 and 2 workers differ");
+  rows[1]!.note = "outputs identical to 1 worker's";
+  return rows;
 }
-console.log(`  speed-up with 2 workers: ${(walls[1]! / walls[2]!).toFixed(2)}x`);
-const a = spawnSync("diff", ["-r", join(DATA, "save-1"), join(DATA, "save-2")]);
-console.log(`  outputs of 1 and 2 workers identical: ${a.status === 0 ? "yes" : "NO"}`);
-if (a.status !== 0) process.exitCode = 1;
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const rows = await procStep2();
+  rows[1]!.ratio = rows[1]!.value! / rows[0]!.value!;
+  printTable(rows);
+}

@@ -1,80 +1,61 @@
 /**
- * Throughput and memory benchmark: `npm run bench` (or `node test/bench/run.ts`).
+ * `npm run bench`: every throughput figure of batchline as a ratio against a baseline measured in
+ * the same run, printed as one table and written to test/bench/results.json (git-ignored).
  *
- * Generates (once, reused afterwards) a JSONL file of OpenAI Batch request lines under
- * test/bench/data/, then times each of these as a separate child process on that same file:
- *   stage     batchline requests rewrite (full runStage: zod in and out, stringify)
- *   slice     batchline slice --start <p10 id> --end <p90 id> (raw pass-through)
- *   ceiling   one readFileSync, split, JSON.parse + JSON.stringify per line, writeFileSync
- *   python    the original Python scripts' way: json.loads into a dict, json.dumps each out
- * and prints wall time, MB/s, throughput ratios and peak RSS; results also go to
- * test/bench/data/results.json. Every output is checked (line counts, slice bytes) and deleted.
+ *   files       on one generated file of request lines (20-300 KB each, BENCH_MB MiB) and an
+ *               output file made from it: the Node stream copy (copy.ts, the I/O ceiling), the
+ *               parse+stringify loop (ceiling.ts), the Python scripts' way (python_baseline.py);
+ *               slice, demux, merge, retry and validate --requests against the copy; requests
+ *               rewrite against the parse ceiling.
+ *   direct      submit openai-compatible against a 50 ms chat server in another process (submitters.ts)
+ *   batch       serve --replay + submit openai-batch (submitters.ts)
+ *   proc_step2  2 workers against 1 (agentless.ts)
+ *   json-array  src/datasets/json-array.ts against stream-json on a JSON array of SWE-bench rows (json-array.ts)
  *
- * Environment:
- *   BENCH_MB          input size in MiB (default 300)
- *   BENCH_RUNS        timed runs per benchmark, best wall time reported (default 1)
- *   BENCH_ONLY        comma-separated subset of stage,slice,ceiling,python
- *   BENCH_RSS_METHOD  "time" (/usr/bin/time -f %M) or "self" (the child reports its own maxRSS);
- *                     default: "time" when /usr/bin/time works, else "self"
- *   BENCH_STRICT=1    exit 1 when a target (stage >= 0.8x ceiling, stage peak RSS < 200 MB) is missed
- *
- * "MB" is MiB (2^20 bytes) throughout.
+ * Every child is a separate process timed by wall clock, with peak RSS from /usr/bin/time when it
+ * works. Outputs are checked, then deleted. Environment: BENCH_MB (default 120), BENCH_RUNS
+ * (best of N, default 1), BENCH_ONLY (comma-separated sections: files, direct, batch, proc_step2,
+ * json-array), BENCH_BEFORE (another build's dist/src/cli/main.js: its slice/merge/stage run as
+ * extra "before" rows, for before/after figures in one run). The machine is shared: prefer the
+ * ratios to the absolute figures. "MB" is MiB.
  */
 import { spawn, spawnSync } from "node:child_process";
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from "node:fs";
+import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
 import { cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { ensureBenchInput } from "./generate.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const ROOT = join(BENCH_DIR, "..", "..");
-const DATA_DIR = join(BENCH_DIR, "data");
+export const DATA_DIR = join(BENCH_DIR, "data");
 /** The built bin, as `npx batchline` runs it (`npm run bench` builds first). */
-const CLI = join(ROOT, "dist/src/cli/main.js");
+export const CLI = join(ROOT, "dist/src/cli/main.js");
 const MIB = 1024 * 1024;
 
-const TARGET_VS_CEILING = 0.8;
-const TARGET_RSS_MB = 200;
+/** One line of the table: a figure, and its ratio to a baseline of the same run when it has one. */
+export interface BenchRow {
+  section: string;
+  name: string;
+  value: number | null;
+  unit: string;
+  /** The row this one is compared with (its `name`), and value / baseline value (for times: the inverse). */
+  baseline?: string;
+  ratio?: number | null;
+  target?: number;
+  rssMb?: number | null;
+  note?: string;
+}
 
-type RssMethod = "time" | "self";
-
-interface Measurement {
+/** Wall seconds and peak RSS (MiB, when /usr/bin/time works) of one child process. */
+export interface Timed {
   wall: number;
-  rssKb: number | null;
+  rssMb: number | null;
+  code: number | null;
+  stdout: string;
+  stderr: string;
 }
 
-interface BenchSpec {
-  name: string;
-  /** The program and its arguments; `node` children are spawned with process.execPath. */
-  kind: "node" | "python";
-  args: string[];
-  output: string;
-  /** Returns a problem with the output, or undefined when it is right. */
-  verify(output: string): string | undefined;
-}
-
-interface BenchResult {
-  name: string;
-  skipped?: string;
-  walls: number[];
-  bestWall: number | null;
-  mbPerSec: number | null;
-  vsCeiling: number | null;
-  vsPython: number | null;
-  peakRssMb: number | null;
-  error?: string;
-}
-
-function envNumber(name: string, fallback: number): number {
-  const raw = process.env[name];
-  if (raw === undefined || raw === "") return fallback;
-  const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${raw}: expected a positive number`);
-  return n;
-}
-
-/** True when `/usr/bin/time -f %M -o file` works here (GNU time); BSD/busybox variants may not. */
 function timeWorks(): boolean {
   if (!existsSync("/usr/bin/time")) return false;
   const probe = join(tmpdir(), `batchline-bench-time-${process.pid}`);
@@ -87,31 +68,62 @@ function timeWorks(): boolean {
     rmSync(probe, { force: true });
   }
 }
+export const TIME = timeWorks();
 
-function pickRssMethod(): RssMethod {
-  const forced = process.env.BENCH_RSS_METHOD;
-  if (forced === "time" || forced === "self") return forced;
-  if (forced) throw new Error(`BENCH_RSS_METHOD=${forced}: expected time or self`);
-  return timeWorks() ? "time" : "self";
+/** Runs a program to its end; `node` means this Node. */
+export function timed(program: string, args: string[], options: { env?: Record<string, string>; input?: string } = {}): Promise<Timed> {
+  const rssFile = join(tmpdir(), `batchline-bench-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
+  const exe = program === "node" ? process.execPath : program;
+  const [cmd, argv] = TIME ? ["/usr/bin/time", ["-f", "%M", "-o", rssFile, exe, ...args]] : [exe, args];
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cmd, argv as string[], { cwd: ROOT, env: { ...process.env, ...options.env }, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout = (stdout + d).slice(-20000)));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = (stderr + d).slice(-20000)));
+    child.stdin.end(options.input ?? "");
+    child.on("error", reject);
+    child.on("close", (code) => {
+      const wall = (performance.now() - t0) / 1000;
+      let rssMb: number | null = null;
+      try {
+        const m = /(\d+)\s*$/.exec(readFileSync(rssFile, "utf8"));
+        if (m) rssMb = Number(m[1]) / 1024;
+      } catch {
+        // not measured
+      }
+      rmSync(rssFile, { force: true });
+      resolve({ wall, rssMb, code, stdout, stderr });
+    });
+  });
 }
 
-function pythonVersion(): string | undefined {
-  const r = spawnSync("python3", ["--version"], { encoding: "utf8" });
-  return r.status === 0 ? (r.stdout || r.stderr).trim() : undefined;
-}
-
-/** Reads the whole file once so every benchmark starts with a warm page cache. */
-function warmUp(path: string): void {
-  const fd = openSync(path, "r");
-  const buf = Buffer.allocUnsafe(4 * MIB);
-  try {
-    while (readSync(fd, buf, 0, buf.length, null) > 0);
-  } finally {
-    closeSync(fd);
+/** Best of `runs` (least wall time; the worst peak RSS, since RSS targets are upper bounds). */
+export async function best(runs: number, label: string, run: () => Promise<Timed>, check?: () => string | undefined): Promise<Timed> {
+  let bestRun: Timed | undefined;
+  let rss: number | null = null;
+  for (let i = 0; i < runs; i++) {
+    const r = await run();
+    if (r.code !== 0) throw new Error(`${label}: exited with ${r.code}\n${r.stderr}${r.stdout}`);
+    const problem = check?.();
+    if (problem) throw new Error(`${label}: wrong output: ${problem}`);
+    process.stderr.write(`  ${label}: ${r.wall.toFixed(2)} s${r.rssMb === null ? "" : `, ${r.rssMb.toFixed(0)} MB`}\n`);
+    if (!bestRun || r.wall < bestRun.wall) bestRun = r;
+    if (r.rssMb !== null) rss = Math.max(rss ?? 0, r.rssMb);
   }
+  return { ...bestRun!, rssMb: rss };
 }
 
-/** Newline count and whether the file ends in `\n`, streaming in 4 MiB reads. */
+function envNumber(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === "") return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new Error(`${name}=${raw}: expected a positive number`);
+  return n;
+}
+
+/** Lines and bytes of a file, and whether it ends in `\n`. */
 function countLines(path: string): { lines: number; bytes: number; endsWithNewline: boolean } {
   const fd = openSync(path, "r");
   const buf = Buffer.allocUnsafe(4 * MIB);
@@ -123,11 +135,7 @@ function countLines(path: string): { lines: number; bytes: number; endsWithNewli
     while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) {
       bytes += n;
       last = buf[n - 1]!;
-      let at = buf.indexOf(10, 0);
-      while (at !== -1 && at < n) {
-        lines++;
-        at = buf.indexOf(10, at + 1);
-      }
+      for (let at = buf.indexOf(10); at !== -1 && at < n; at = buf.indexOf(10, at + 1)) lines++;
     }
   } finally {
     closeSync(fd);
@@ -135,242 +143,174 @@ function countLines(path: string): { lines: number; bytes: number; endsWithNewli
   return { lines, bytes, endsWithNewline: last === 10 };
 }
 
-/** The first line of a file, parsed. */
-function firstRecord(path: string): unknown {
-  const fd = openSync(path, "r");
-  const chunks: Buffer[] = [];
-  try {
-    const buf = Buffer.allocUnsafe(MIB);
-    let n: number;
-    while ((n = readSync(fd, buf, 0, buf.length, null)) > 0) {
-      const nl = buf.subarray(0, n).indexOf(10);
-      chunks.push(Buffer.from(buf.subarray(0, nl === -1 ? n : nl)));
-      if (nl !== -1) break;
+function sameBytes(a: string, b: string): boolean {
+  return spawnSync("cmp", ["-s", a, b]).status === 0;
+}
+
+/**
+ * A batch output file answering every line of the request file: the request's prompt comes back
+ * as the answer (so lines are as big as the requests); every 10th line is an expired failure.
+ */
+async function ensureOutputs(requests: string): Promise<string> {
+  const path = requests.replace(/\.jsonl$/, ".outputs.jsonl");
+  if (existsSync(path) && statSync(path).mtimeMs >= statSync(requests).mtimeMs) return path;
+  const fd = openSync(`${path}.tmp`, "w");
+  let pending = "";
+  let i = 0;
+  const emit = (text: string) => {
+    if (text.trim() === "") return;
+    const req = JSON.parse(text) as { custom_id: string; body: { messages: { content: string }[] } };
+    const line =
+      i % 10 === 9
+        ? { id: `batch_req_${i}`, custom_id: req.custom_id, response: null, error: { code: "batch_expired", message: "This request could not be executed before the completion window expired." } }
+        : { id: `batch_req_${i}`, custom_id: req.custom_id, response: { status_code: 200, request_id: `req_${i}`, body: { id: `chatcmpl-${i}`, object: "chat.completion", choices: [{ index: 0, message: { role: "assistant", content: req.body.messages.at(-1)!.content }, finish_reason: "stop" }], usage: { prompt_tokens: 1000, completion_tokens: 1000, total_tokens: 2000 } } }, error: null };
+    writeSync(fd, JSON.stringify(line) + "\n");
+    i++;
+  };
+  for await (const chunk of createReadStream(requests, { encoding: "utf8", highWaterMark: 4 * MIB })) {
+    pending += chunk;
+    let nl: number;
+    while ((nl = pending.indexOf("\n")) !== -1) {
+      emit(pending.slice(0, nl));
+      pending = pending.slice(nl + 1);
     }
-  } finally {
-    closeSync(fd);
   }
-  return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  emit(pending);
+  closeSync(fd);
+  spawnSync("mv", [`${path}.tmp`, path]);
+  return path;
 }
 
-function tail(text: string, max = 4000): string {
-  return text.length > max ? `...${text.slice(-max)}` : text;
-}
+async function files(runs: number, before: string | undefined): Promise<BenchRow[]> {
+  const mb = envNumber("BENCH_MB", 120);
+  mkdirSync(DATA_DIR, { recursive: true });
+  const input = ensureBenchInput(DATA_DIR, mb);
+  const outputs = await ensureOutputs(input.path);
+  const inMb = input.meta.bytes / MIB;
+  const outMb = statSync(outputs).size / MIB;
+  console.log(`files: ${input.path} (${inMb.toFixed(1)} MB, ${input.meta.lines} lines) and its outputs (${outMb.toFixed(1)} MB)`);
+  const out = join(DATA_DIR, "out.jsonl");
+  const outDir = join(DATA_DIR, "out-demux");
+  const clean = () => {
+    rmSync(out, { force: true });
+    rmSync(outDir, { recursive: true, force: true });
+  };
+  const rows: BenchRow[] = [];
+  const mbps = (name: string, megabytes: number, t: Timed, baseline?: string, target?: number, note?: string): BenchRow => {
+    const row: BenchRow = { section: "files", name, value: megabytes / t.wall, unit: "MB/s", rssMb: t.rssMb };
+    if (baseline) row.baseline = baseline;
+    if (target !== undefined) row.target = target;
+    if (note) row.note = note;
+    rows.push(row);
+    return row;
+  };
+  const run = async (label: string, program: string, args: string[], check?: () => string | undefined) => {
+    try {
+      return await best(runs, label, () => (clean(), timed(program, args)), check);
+    } finally {
+      clean();
+    }
+  };
+  const lineCount = (want: number) => () => {
+    const c = countLines(out);
+    if (!c.endsWithNewline) return "no final newline";
+    return c.lines === want ? undefined : `${c.lines} lines, expected ${want}`;
+  };
+  const identical = (path: string) => () => (sameBytes(out, path) ? undefined : "not byte-identical to the input");
+  const failures = Math.floor(input.meta.lines / 10);
 
-/** Runs one benchmark child; resolves with wall seconds and peak RSS (KiB), rejects on failure. */
-function measure(spec: BenchSpec, method: RssMethod): Promise<Measurement> {
-  const rssFile = join(DATA_DIR, `.rss-${process.pid}-${spec.name}`);
-  rmSync(rssFile, { force: true });
-  const program = spec.kind === "node" ? process.execPath : "python3";
-  let args = spec.args;
-  if (method === "self" && spec.kind === "node") args = ["--import", pathToFileURL(join(BENCH_DIR, "rss-hook.ts")).href, ...args];
-  let command = program;
-  if (method === "time") {
-    args = ["-f", "%M", "-o", rssFile, program, ...args];
-    command = "/usr/bin/time";
+  const copy = await run("copy", "node", [join(BENCH_DIR, "copy.ts"), input.path, out], identical(input.path));
+  mbps("copy", inMb, copy, undefined, undefined, "Node stream copy: the I/O ceiling");
+  const ceiling = await run("ceiling", "node", [join(BENCH_DIR, "ceiling.ts"), input.path, out], lineCount(input.meta.lines));
+  mbps("ceiling", inMb, ceiling, "copy", undefined, "read + JSON.parse + JSON.stringify per line: the parse ceiling");
+  if (spawnSync("python3", ["--version"]).status === 0) {
+    const py = await run("python", "python3", [join(BENCH_DIR, "python_baseline.py"), input.path, out], lineCount(input.meta.lines));
+    mbps("python", inMb, py, "copy", undefined, "json.loads into a dict, json.dumps out (the original scripts)");
   }
-  const env = { ...process.env, ...(method === "self" ? { BENCH_RSS_FILE: rssFile } : {}) };
-  return new Promise((resolve, reject) => {
-    const t0 = performance.now();
-    const child = spawn(command, args, { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
-    let stderr = "";
-    let stdout = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout = tail(stdout + d)));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr = tail(stderr + d)));
-    child.on("error", reject);
-    child.on("close", (code, signal) => {
-      const wall = (performance.now() - t0) / 1000;
-      let rssKb: number | null = null;
-      try {
-        const text = readFileSync(rssFile, "utf8");
-        const m = /(\d+)\s*$/.exec(text); // GNU time may put "Command exited..." first
-        if (m) rssKb = Number(m[1]);
-      } catch {
-        // no report (killed, or the method failed)
-      }
-      rmSync(rssFile, { force: true });
-      if (code !== 0) {
-        reject(new Error(`${spec.name}: exited with ${signal ?? code}\n$ ${[command, ...args].join(" ")}\n${stderr}${stdout}`));
-        return;
-      }
-      resolve({ wall, rssKb });
-    });
-  });
+  const cliRows = (cli: string, suffix: string) => [
+    { name: `slice${suffix}`, mb: inMb, args: [cli, "slice", input.path, "--shard", "0/1", "-o", out, "-q"], check: identical(input.path), baseline: "copy", target: 0.5 },
+    { name: `demux${suffix}`, mb: outMb, args: [cli, "demux", outputs, "-d", outDir, "-q"], check: undefined, baseline: "copy", target: 0.5 },
+    { name: `merge${suffix}`, mb: outMb, args: [cli, "merge", outputs, "-o", out, "-q"], check: identical(outputs), baseline: "copy", target: 0.5 },
+    { name: `retry${suffix}`, mb: inMb + outMb, args: [cli, "retry", input.path, outputs, "-o", out, "-q"], check: lineCount(failures), baseline: "copy", note: "parses every output line (the class needs the answer)" },
+    { name: `validate --requests${suffix}`, mb: 2 * outMb + inMb, args: [cli, "validate", outputs, "--kind", "output", "--requests", input.path, "-q"], check: undefined, baseline: "copy", note: "schema pass over the outputs, then the join" },
+    { name: `requests rewrite${suffix}`, mb: inMb, args: [cli, "requests", "rewrite", "-i", input.path, "-o", out, "--model", "gpt-4.1-mini", "--max-tokens", "4096", "-q"], check: lineCount(input.meta.lines), baseline: "ceiling", target: 1.5 },
+  ];
+  const specs = [...cliRows(CLI, ""), ...(before ? cliRows(before, " (before)").filter((s) => /^(slice|merge|demux|requests rewrite)/.test(s.name)) : [])];
+  for (const s of specs) {
+    // validate exits 1 when it finds problems: the expired lines are not problems, so 0 is expected.
+    const t = await run(s.name, "node", s.args, s.check);
+    mbps(s.name, s.mb, t, s.baseline, s.target, s.note);
+  }
+  return rows;
 }
 
-function fmt(n: number | null, digits: number): string {
-  return n === null ? "-" : n.toFixed(digits);
+/** Fills in each row's ratio from its baseline row (same section, or any section by name). */
+function ratios(rows: BenchRow[]): void {
+  for (const row of rows) {
+    if (!row.baseline || row.ratio !== undefined) continue;
+    const base = rows.find((r) => r.name === row.baseline && r.section === row.section) ?? rows.find((r) => r.name === row.baseline);
+    row.ratio = base?.value && row.value !== null ? row.value / base.value : null;
+  }
 }
 
-function printTable(rows: BenchResult[]): void {
-  const header = ["benchmark", "wall s", "MB/s", "x ceiling", "x python", "peak RSS MB"];
-  const body = rows.map((r) =>
-    r.skipped
-      ? [r.name, `skipped: ${r.skipped}`, "", "", "", ""]
-      : r.error
-        ? [r.name, "FAILED", "", "", "", ""]
-        : [r.name, fmt(r.bestWall, 2), fmt(r.mbPerSec, 1), fmt(r.vsCeiling, 2), fmt(r.vsPython, 2), fmt(r.peakRssMb, 0)],
-  );
-  const widths = header.map((h, i) => Math.max(h.length, ...body.filter((b) => !b[1]!.startsWith("skipped")).map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
+function fmt(n: number | null | undefined, digits: number): string {
+  return n === null || n === undefined ? "" : n.toFixed(digits);
+}
+
+/** The one table. */
+export function printTable(rows: BenchRow[]): void {
+  const header = ["section", "benchmark", "value", "unit", "vs", "ratio", "target", "met", "peak RSS MB"];
+  const body = rows.map((r) => [
+    r.section,
+    r.name,
+    fmt(r.value, r.value !== null && r.value < 10 ? 2 : 1),
+    r.unit,
+    r.baseline ?? "",
+    fmt(r.ratio, 2),
+    r.target === undefined ? "" : `>= ${r.target}`,
+    r.target === undefined || r.ratio === undefined || r.ratio === null ? "" : r.ratio >= r.target ? "yes" : "NO",
+    fmt(r.rssMb, 0),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i <= 1 || i === 3 || i === 4 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ").trimEnd();
   console.log(line(header));
   console.log(widths.map((w) => "-".repeat(w)).join("  "));
-  for (const cells of body) console.log(cells[1]!.startsWith("skipped") ? `${cells[0]!.padEnd(widths[0]!)}  ${cells[1]}` : line(cells));
+  for (const cells of body) console.log(line(cells));
 }
 
 async function main(): Promise<number> {
-  const mb = envNumber("BENCH_MB", 300);
   const runs = Math.floor(envNumber("BENCH_RUNS", 1));
   const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",").map((s) => s.trim())) : undefined;
-  mkdirSync(DATA_DIR, { recursive: true });
-
-  const input = ensureBenchInput(DATA_DIR, mb);
-  const { meta } = input;
-  const inputMb = meta.bytes / MIB;
-  console.log(
-    `input: ${input.path} (${inputMb.toFixed(1)} MB, ${meta.lines} lines, ` +
-      `${input.reused ? "reused" : `generated in ${input.seconds.toFixed(1)} s`})`,
-  );
-  const rssMethod = pickRssMethod();
-  const python = pythonVersion();
-  console.log(`node ${process.version}, ${python ?? "python3 not found"}, peak RSS via ${rssMethod === "time" ? "/usr/bin/time -f %M" : "process.resourceUsage().maxRSS in the child"}, runs: ${runs}`);
-
-  // Slice bounds: ids near the 10th and 90th percentile of the byte-sorted ids (all ASCII, so
-  // UTF-16 order is byte order). End is exclusive, so exactly iEnd - iStart lines are kept.
-  const sorted = [...meta.ids].sort();
-  const iStart = Math.floor(sorted.length * 0.1);
-  const iEnd = Math.floor(sorted.length * 0.9);
-  const startId = sorted[iStart]!;
-  const endId = sorted[iEnd]!;
-  const sizeById = new Map(meta.ids.map((id, i) => [id, meta.sizes[i]!]));
-  const sliceLines = iEnd - iStart;
-  let sliceBytes = 0;
-  for (let i = iStart; i < iEnd; i++) sliceBytes += sizeById.get(sorted[i]!)!;
-
-  const out = (name: string) => join(DATA_DIR, `out-${name}.jsonl`);
-  const sameLineCount = (path: string): string | undefined => {
-    const c = countLines(path);
-    if (!c.endsWithNewline) return "output does not end with a newline";
-    return c.lines === meta.lines ? undefined : `output has ${c.lines} lines, input has ${meta.lines}`;
-  };
-  const specs: BenchSpec[] = [
-    {
-      name: "stage",
-      kind: "node",
-      args: [CLI, "requests", "rewrite", "-i", input.path, "-o", out("stage"), "--model", "gpt-4.1-mini", "--max-tokens", "4096", "--quiet"],
-      output: out("stage"),
-      verify(path) {
-        const problem = sameLineCount(path);
-        if (problem) return problem;
-        const first = firstRecord(path) as { custom_id?: unknown; body?: { model?: unknown; max_tokens?: unknown } };
-        if (first.custom_id !== meta.ids[0]) return `first line has custom_id ${String(first.custom_id)}, expected ${meta.ids[0]}`;
-        if (first.body?.model !== "gpt-4.1-mini" || first.body.max_tokens !== 4096) return "first line was not rewritten (model/max_tokens)";
-        return undefined;
-      },
-    },
-    {
-      name: "slice",
-      kind: "node",
-      args: [CLI, "slice", input.path, "--start", startId, "--end", endId, "-o", out("slice"), "--quiet"],
-      output: out("slice"),
-      verify(path) {
-        const c = countLines(path);
-        const ratio = c.lines / meta.lines;
-        if (c.lines !== sliceLines) return `output has ${c.lines} lines, expected ${sliceLines} (ids ${startId} .. ${endId})`;
-        if (meta.lines >= 20 && (ratio < 0.7 || ratio > 0.9)) return `output keeps ${(ratio * 100).toFixed(0)}% of the lines, expected about 80%`;
-        if (c.bytes !== sliceBytes) return `output has ${c.bytes} bytes, expected ${sliceBytes} (lines not passed through byte for byte)`;
-        return undefined;
-      },
-    },
-    { name: "ceiling", kind: "node", args: [join(BENCH_DIR, "ceiling.ts"), input.path, out("ceiling")], output: out("ceiling"), verify: sameLineCount },
-    { name: "python", kind: "python", args: [join(BENCH_DIR, "python_baseline.py"), input.path, out("python")], output: out("python"), verify: sameLineCount },
-  ];
-
-  const results = new Map<string, BenchResult>();
-  const rss = new Map<string, number[]>();
-  for (const spec of specs) {
-    const skipped = only && !only.has(spec.name) ? "not in BENCH_ONLY" : spec.kind === "python" && !python ? "python3 not found" : undefined;
-    results.set(spec.name, { name: spec.name, walls: [], bestWall: null, mbPerSec: null, vsCeiling: null, vsPython: null, peakRssMb: null, ...(skipped ? { skipped } : {}) });
-    rss.set(spec.name, []);
-  }
-
-  warmUp(input.path);
-  let failed = false;
-  for (let run = 0; run < runs; run++) {
-    for (const spec of specs) {
-      const result = results.get(spec.name)!;
-      if (result.skipped || result.error) continue;
-      rmSync(spec.output, { force: true });
-      try {
-        const m = await measure(spec, rssMethod);
-        const problem = spec.verify(spec.output);
-        if (problem) throw new Error(`${spec.name}: wrong output: ${problem}`);
-        result.walls.push(m.wall);
-        if (m.rssKb !== null) rss.get(spec.name)!.push(m.rssKb);
-        process.stderr.write(`  ${spec.name} run ${run + 1}/${runs}: ${m.wall.toFixed(2)} s, ${m.rssKb === null ? "?" : (m.rssKb / 1024).toFixed(0)} MB\n`);
-      } catch (err) {
-        result.error = (err as Error).message;
-        failed = true;
-        process.stderr.write(`bench: ${result.error}\n`);
-      } finally {
-        rmSync(spec.output, { force: true });
-      }
+  const want = (section: string) => !only || only.has(section);
+  const before = process.env.BENCH_BEFORE || undefined;
+  console.log(`node ${process.version}, ${cpus().length} cpus (${cpus()[0]?.model ?? "?"}), peak RSS ${TIME ? "via /usr/bin/time" : "not measured (no GNU time)"}, best of ${runs}`);
+  const rows: BenchRow[] = [];
+  const errors: string[] = [];
+  const section = async (name: string, fn: () => Promise<BenchRow[]>) => {
+    if (!want(name)) return;
+    try {
+      rows.push(...(await fn()));
+    } catch (err) {
+      errors.push(`${name}: ${(err as Error).message}`);
+      process.stderr.write(`bench: ${name}: ${(err as Error).message}\n`);
     }
-  }
-
-  for (const r of results.values()) {
-    if (r.walls.length === 0) continue;
-    r.bestWall = Math.min(...r.walls);
-    r.mbPerSec = inputMb / r.bestWall;
-    const peaks = rss.get(r.name)!;
-    r.peakRssMb = peaks.length > 0 ? Math.max(...peaks) / 1024 : null; // the worst run: targets are upper bounds
-  }
-  const ceiling = results.get("ceiling")!;
-  const py = results.get("python")!;
-  for (const r of results.values()) {
-    if (r.bestWall === null) continue;
-    if (ceiling.bestWall !== null) r.vsCeiling = ceiling.bestWall / r.bestWall;
-    if (py.bestWall !== null) r.vsPython = py.bestWall / r.bestWall;
-  }
-
-  console.log("");
-  printTable([...results.values()]);
-  console.log("");
-
-  const stage = results.get("stage")!;
-  const speedMet = stage.vsCeiling === null ? null : stage.vsCeiling >= TARGET_VS_CEILING;
-  const rssMet = stage.peakRssMb === null ? null : stage.peakRssMb < TARGET_RSS_MB;
-  const verdict = (met: boolean | null) => (met === null ? "UNKNOWN" : met ? "met" : "NOT MET");
-  console.log(`target: stage throughput >= ${TARGET_VS_CEILING}x ceiling: ${verdict(speedMet)}${stage.vsCeiling === null ? "" : ` (${stage.vsCeiling.toFixed(2)}x)`}`);
-  console.log(`target: stage peak RSS < ${TARGET_RSS_MB} MB: ${verdict(rssMet)}${stage.peakRssMb === null ? "" : ` (${stage.peakRssMb.toFixed(0)} MB)`}`);
-
-  const report = {
-    date: new Date().toISOString(),
-    node: process.version,
-    python: python ?? null,
-    platform: `${process.platform} ${process.arch}`,
-    cpu: cpus()[0]?.model ?? null,
-    cpus: cpus().length,
-    rssMethod,
-    runs,
-    input: { path: input.path, bytes: meta.bytes, mb: inputMb, lines: meta.lines, reused: input.reused },
-    slice: { start: startId, end: endId, lines: sliceLines, bytes: sliceBytes },
-    results: [...results.values()],
-    targets: {
-      stageVsCeiling: { target: TARGET_VS_CEILING, value: stage.vsCeiling, met: speedMet },
-      stagePeakRssMb: { target: TARGET_RSS_MB, value: stage.peakRssMb, met: rssMet },
-    },
   };
-  const resultsPath = join(DATA_DIR, "results.json");
-  writeFileSync(resultsPath, JSON.stringify(report, null, 2) + "\n");
-  console.log(`results: ${resultsPath}`);
-
-  if (failed) {
-    console.log("bench: FAILED (see errors above)");
+  await section("files", () => files(runs, before));
+  await section("direct", async () => (await import("./submitters.ts")).direct());
+  await section("batch", async () => (await import("./submitters.ts")).batch());
+  await section("proc_step2", async () => (await import("./agentless.ts")).procStep2());
+  await section("json-array", async () => (await import("./json-array.ts")).jsonArray());
+  ratios(rows);
+  console.log("");
+  printTable(rows);
+  const resultsPath = join(BENCH_DIR, "results.json");
+  writeFileSync(resultsPath, JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, cpu: cpus()[0]?.model ?? null, runs, rows, errors }, null, 2) + "\n");
+  console.log(`\nresults: ${resultsPath}`);
+  if (errors.length > 0) {
+    console.log(`bench: ${errors.length} section(s) FAILED (see above)`);
     return 1;
   }
-  if (process.env.BENCH_STRICT === "1" && (speedMet !== true || rssMet !== true)) return 1;
   return 0;
 }
 
-process.exitCode = await main();
+if (process.argv[1] === fileURLToPath(import.meta.url)) process.exitCode = await main();

@@ -1,7 +1,8 @@
 /**
  * Submitter benchmarks (part of `npm run bench`; alone: `node test/bench/submitters.ts`).
- *   direct   `submit openai-compatible` against a local chat server that answers after 50 ms,
- *            at concurrency 64 and 512: requests/s and the ratio to the ideal concurrency/latency.
+ *   direct   `submit openai-compatible` against a local chat server that answers after 50 ms, in
+ *            a process of its own, at concurrency 64 and 512: requests/s, the ratio to the ideal
+ *            (concurrency / latency), and the client's time per request beyond the ideal.
  *   batch    `batchline serve --replay` + `submit openai-batch` on 100,000 lines: wall time and
  *            peak RSS of both processes (via /usr/bin/time when it works, else not reported).
  * Environment: BENCH_DIRECT_REQUESTS (default 20,000), BENCH_BATCH_LINES (default 100,000),
@@ -13,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { startChatServer } from "../chat-server.ts";
+import { type BenchRow, printTable } from "./run.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const CLI = join(ROOT, "dist/src/cli/main.js");
@@ -31,10 +32,10 @@ function timeWorks(): boolean {
 const TIME = timeWorks();
 
 /** Spawns node CLI args, optionally under /usr/bin/time; resolves with wall seconds, peak RSS MB and output. */
-function run(args: string[], extraEnv: Record<string, string> = {}, keepStdout = false): { done: Promise<{ wall: number; rssMb: number | null; code: number | null; stderr: string }>; child: ReturnType<typeof spawn>; stdout: () => string } {
+function run(args: string[], extraEnv: Record<string, string> = {}, keepStdout = false): { done: Promise<{ wall: number; rssMb: number | null; cpuSeconds: number | null; code: number | null; stderr: string }>; child: ReturnType<typeof spawn>; stdout: () => string } {
   const rssFile = join(tmpdir(), `bl-rss-${process.pid}-${Math.random().toString(36).slice(2)}`);
   const cmd = TIME ? "/usr/bin/time" : process.execPath;
-  const argv = TIME ? ["-f", "%M", "-o", rssFile, process.execPath, CLI, ...args] : [CLI, ...args];
+  const argv = TIME ? ["-f", "%U %S %M", "-o", rssFile, process.execPath, CLI, ...args] : [CLI, ...args];
   const started = performance.now();
   // Its own process group, so a signal reaches node and not only /usr/bin/time.
   const child = spawn(cmd, argv, { env: { ...process.env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"], detached: true });
@@ -47,9 +48,11 @@ function run(args: string[], extraEnv: Record<string, string> = {}, keepStdout =
   const done = once(child, "exit").then(([code]) => {
     const wall = (performance.now() - started) / 1000;
     // GNU time puts "Command terminated by signal 2" before the number when the child was signalled.
-    const rssMb = TIME && existsSync(rssFile) ? Number(readFileSync(rssFile, "utf8").trim().split(/\s+/).pop()) / 1024 : null;
+    const fields = TIME && existsSync(rssFile) ? readFileSync(rssFile, "utf8").trim().split(/\s+/).slice(-3).map(Number) : [];
+    const rssMb = fields.length === 3 ? fields[2]! / 1024 : null;
+    const cpuSeconds = fields.length === 3 ? fields[0]! + fields[1]! : null;
     rmSync(rssFile, { force: true });
-    return { wall, rssMb, code: code as number | null, stderr: err };
+    return { wall, rssMb, cpuSeconds, code: code as number | null, stderr: err };
   });
   return { done, child, stdout: () => out };
 }
@@ -63,28 +66,59 @@ function requests(path: string, n: number): void {
   writeFileSync(path, lines.join("\n") + "\n");
 }
 
-async function direct(): Promise<void> {
+/** Starts the chat server in its own process; resolves with its URL and a stop() that returns its max in flight. */
+async function chatProcess(latency: number): Promise<{ baseURL: string; stop: () => Promise<number> }> {
+  const child = spawn(process.execPath, [join(ROOT, "test/bench/chat-server-process.ts"), String(latency)], { stdio: ["ignore", "pipe", "inherit"] });
+  let out = "";
+  child.stdout!.setEncoding("utf8").on("data", (d: string) => (out += d));
+  while (!out.includes("\n")) {
+    if (child.exitCode !== null) throw new Error("the chat server process exited");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  const baseURL = out.trim();
+  return {
+    baseURL,
+    stop: async () => {
+      const closed = once(child, "exit");
+      child.kill("SIGTERM");
+      await closed;
+      return Number(/maxInFlight (\d+)/.exec(out)?.[1] ?? 0);
+    },
+  };
+}
+
+/** submit openai-compatible at concurrency 64 and 512 against a 50 ms server in another process. */
+export async function direct(): Promise<BenchRow[]> {
+  mkdirSync(DATA, { recursive: true });
   const n = env("BENCH_DIRECT_REQUESTS", 20_000);
   const latency = 50;
   const path = join(DATA, `direct-${n}.jsonl`);
   if (!existsSync(path)) requests(path, n);
-  console.log(`direct: ${n} requests, chat server answering after ${latency} ms (in the bench process)`);
-  console.log("concurrency  wall s  req/s    ideal req/s  x ideal  max in flight  peak RSS MB");
+  console.log(`direct: ${n} requests, chat server answering after ${latency} ms (in its own process)`);
+  const rows: BenchRow[] = [];
   for (const concurrency of [64, 512]) {
-    const chat = await startChatServer({ latencyMs: latency });
+    const chat = await chatProcess(latency);
     const out = join(DATA, `direct-out-${concurrency}.jsonl`);
     rmSync(out, { force: true });
     const r = await run(["submit", "openai-compatible", path, "-o", out, "--base-url", chat.baseURL, "--concurrency", String(concurrency), "-q"]).done;
-    await chat.close();
+    const maxInFlight = await chat.stop();
     if (r.code !== 0) throw new Error(`submit failed: ${r.stderr}`);
+    rmSync(out, { force: true });
     const rate = n / r.wall;
     const ideal = concurrency / (latency / 1000);
-    console.log(`${String(concurrency).padEnd(11)}  ${r.wall.toFixed(2).padStart(6)}  ${rate.toFixed(0).padStart(6)}  ${ideal.toFixed(0).padStart(11)}  ${(rate / ideal).toFixed(2).padStart(7)}  ${String(chat.maxInFlight).padStart(13)}  ${r.rssMb?.toFixed(0) ?? "n/a"}`);
-    rmSync(out, { force: true });
+    process.stderr.write(`  openai-compatible c=${concurrency}: ${r.wall.toFixed(2)} s, ${rate.toFixed(0)} req/s, max in flight ${maxInFlight}\n`);
+    const name = `openai-compatible c=${concurrency}`;
+    rows.push({ section: "direct", name: `ideal c=${concurrency}`, value: ideal, unit: "req/s", note: "concurrency / latency" });
+    // The client's CPU time (user + system) per request: what one request costs batchline itself.
+    const cpuUs = r.cpuSeconds === null ? "n/a" : ((r.cpuSeconds * 1e6) / n).toFixed(0);
+    rows.push({ section: "direct", name, value: rate, unit: "req/s", baseline: `ideal c=${concurrency}`, ...(concurrency === 512 ? { target: 0.8 } : {}), rssMb: r.rssMb, note: `max in flight ${maxInFlight}; client CPU ${cpuUs} us/request` });
   }
+  return rows;
 }
 
-async function batch(): Promise<void> {
+/** serve --replay + submit openai-batch on BENCH_BATCH_LINES lines: lines/s end to end. */
+export async function batch(): Promise<BenchRow[]> {
+  mkdirSync(DATA, { recursive: true });
   const n = env("BENCH_BATCH_LINES", 100_000);
   const path = join(DATA, `batch-${n}.jsonl`);
   const replay = join(DATA, `batch-${n}.replay.jsonl`);
@@ -109,13 +143,20 @@ async function batch(): Promise<void> {
   if (submit.code !== 0) throw new Error(`submit failed: ${submit.stderr}`);
   const outLines = readFileSync(out, "utf8").split("\n").filter(Boolean).length;
   if (outLines !== n) throw new Error(`expected ${n} output lines, got ${outLines}`);
-  console.log(`batch: serve --replay + submit openai-batch, ${n} lines (${(readFileSync(path).length / 2 ** 20).toFixed(1)} MB in, ${Math.ceil(n / 50_000)} chunk(s) of <= 50,000)`);
-  console.log(`  submit: ${submit.wall.toFixed(2)} s wall, peak RSS ${submit.rssMb?.toFixed(0) ?? "n/a"} MB; serve: peak RSS ${s.rssMb?.toFixed(0) ?? "n/a"} MB; ${(n / submit.wall).toFixed(0)} lines/s end to end`);
+  process.stderr.write(`  batch: ${submit.wall.toFixed(2)} s, serve peak RSS ${s.rssMb?.toFixed(0) ?? "n/a"} MB\n`);
   for (const f of [out, `${out}.state.json`]) rmSync(f, { force: true });
   rmSync(`${out}.chunks`, { recursive: true, force: true });
+  return [
+    { section: "batch", name: `submit openai-batch (${n} lines, serve --replay)`, value: n / submit.wall, unit: "lines/s", rssMb: submit.rssMb, note: `serve peak RSS ${s.rssMb?.toFixed(0) ?? "n/a"} MB; no baseline` },
+  ];
 }
 
-mkdirSync(DATA, { recursive: true });
-const only = process.env.BENCH_ONLY;
-if (!only || only === "direct") await direct();
-if (!only || only === "batch") await batch();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const only = process.env.BENCH_ONLY;
+  const rows = [...(!only || only === "direct" ? await direct() : []), ...(!only || only === "batch" ? await batch() : [])];
+  for (const row of rows) {
+    const base = rows.find((r) => r.name === row.baseline);
+    if (base?.value && row.value !== null) row.ratio = row.value / base.value;
+  }
+  printTable(rows);
+}

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { type Location, RecordError, formatLocation } from "../../core/errors.ts";
-import { type JsonlRecord } from "../../core/jsonl.ts";
+import { type IdLine, idOf } from "../../core/line-ids.ts";
 
 /** Options every file command takes. */
 export interface CommonOptions {
@@ -22,9 +22,9 @@ export function lineId(value: unknown): string | undefined {
   return undefined;
 }
 
-/** The id of a record, or an error naming its file and line. */
-export function requireId(record: JsonlRecord, file: string): string {
-  const id = lineId(record.value);
+/** The id of a line (custom_id, or instance_id), or an error naming its file and line. */
+export function requireId(record: IdLine, file: string): string {
+  const id = idOf(record);
   if (id === undefined) throw new RecordError({ file, line: record.line }, "line has no string custom_id (or instance_id)");
   return id;
 }

@@ -1,17 +1,18 @@
 /**
  * `batchline demux`: split an output (or any custom_id-keyed) file by pass into
- * `<dir>/<name>_<pass>.jsonl`. Lines pass through unchanged unless `--strip-pass` rewrites
- * custom_id to the bare instance id. All files appear together at the end, or none do.
+ * `<dir>/<name>_<pass>.jsonl`. Lines pass through byte for byte (ids read by a byte scan) unless
+ * `--strip-pass` rewrites custom_id to the bare instance id. All files appear together at the end, or none do.
  */
 import type { CAC } from "cac";
 import { basename, join } from "node:path";
 import { type AtomicFile, openAtomic } from "../../core/atomic-file.ts";
 import { parseCustomId } from "../../core/custom-id.ts";
-import { UsageError } from "../../core/errors.ts";
-import { readJsonl, writeChunks } from "../../core/jsonl.ts";
+import { type JsonlParseError, UsageError } from "../../core/errors.ts";
+import { joinRawLines, writeChunks } from "../../core/jsonl.ts";
+import { idOf, parseRawLine, readLineIds } from "../../core/line-ids.ts";
 import { openInput } from "../io.ts";
 import { stringOption } from "../options.ts";
-import { type CommonOptions, SkipLog, lineId, requireId } from "./common.ts";
+import { type CommonOptions, SkipLog, requireId } from "./common.ts";
 
 interface DemuxOptions extends CommonOptions {
   outDir?: string;
@@ -24,6 +25,8 @@ function defaultName(path: string): string {
   return basename(path).replace(/\.jsonl?$/i, "");
 }
 
+const BATCH_BYTES = 1 << 20;
+
 async function demux(path: string, options: DemuxOptions): Promise<void> {
   const name = stringOption(options.name) ?? (path === "-" ? undefined : defaultName(path));
   if (!name) throw new UsageError("demux from stdin needs --name <prefix> for the output files");
@@ -32,13 +35,19 @@ async function demux(path: string, options: DemuxOptions): Promise<void> {
   const files = new Map<number, AtomicFile>();
   const counts = new Map<number, number>();
   const skipped = new SkipLog();
+  // Lines wait per pass file and go out in batches: one write per line would cost a promise each.
+  const pending = new Map<number, { lines: Buffer[]; bytes: number }>();
+  const flush = async (pass: number) => {
+    const batch = pending.get(pass);
+    if (!batch || batch.lines.length === 0) return;
+    await writeChunks(files.get(pass)!.stream, joinRawLines(batch.lines));
+    pending.set(pass, { lines: [], bytes: 0 });
+  };
   try {
-    const records = readJsonl(input.chunks, {
-      file: input.file,
-      onBadLine: options.skipBad ? (err) => skipped.report(err.at, err.message) : undefined,
-    });
+    const onBadLine = options.skipBad ? (err: JsonlParseError) => skipped.report(err.at, err.message) : undefined;
+    const records = readLineIds(input.chunks, { file: input.file, onBadLine });
     for await (const rec of records) {
-      const id = options.skipBad ? lineId(rec.value) : requireId(rec, input.file);
+      const id = options.skipBad ? idOf(rec) : requireId(rec, input.file);
       if (id === undefined) {
         skipped.report({ file: input.file, line: rec.line }, "line has no string custom_id");
         continue;
@@ -49,11 +58,21 @@ async function demux(path: string, options: DemuxOptions): Promise<void> {
         file = await openAtomic(join(dir, `${name}_${pass}.jsonl`));
         files.set(pass, file);
       }
-      let text = rec.text;
-      if (options.stripPass) text = JSON.stringify({ ...(rec.value as object), custom_id: instanceId });
-      await writeChunks(file.stream, [text + "\n"]);
+      // Only --strip-pass changes a record, so only it parses the line in full.
+      let bytes = rec.bytes;
+      if (options.stripPass) {
+        const parsed = parseRawLine(rec, { file: input.file, ...(onBadLine ? { onBadLine } : {}) });
+        if (!parsed.ok) continue;
+        bytes = Buffer.from(JSON.stringify({ ...(parsed.value as object), custom_id: instanceId }));
+      }
+      let batch = pending.get(pass);
+      if (!batch) pending.set(pass, (batch = { lines: [], bytes: 0 }));
+      batch.lines.push(bytes);
+      batch.bytes += bytes.length + 1;
+      if (batch.bytes >= BATCH_BYTES) await flush(pass);
       counts.set(pass, (counts.get(pass) ?? 0) + 1);
     }
+    for (const pass of pending.keys()) await flush(pass);
     for (const file of files.values()) await file.commit();
   } catch (err) {
     await Promise.all([...files.values()].map((f) => f.abort()));

@@ -2,11 +2,13 @@
  * `batchline merge`: several output files into one, each custom_id exactly once. A success beats
  * any failure; between two successes (or two failures) the later file (then the later line) wins.
  * Two passes over the inputs: the first picks a winner per id (memory per id, not per byte), the
- * second copies the winning lines through unchanged, in input order.
+ * second copies the winning lines through byte for byte (CRLF endings too), in input order. Ids
+ * and successes are read by a byte scan (core/line-ids.ts); failures are parsed and validated.
  */
 import type { CAC } from "cac";
 import { UsageError } from "../../core/errors.ts";
-import { customIdOf, joinLines, locationOf, readJsonl } from "../../core/jsonl.ts";
+import { joinRawLines, locationOf, readRawLines } from "../../core/jsonl.ts";
+import { parseRawLine, readLineIds, scanSuccessfulOutput } from "../../core/line-ids.ts";
 import { flattenIssues } from "../../core/stage.ts";
 import { RecordValidationError } from "../../core/errors.ts";
 import { BatchOutput, isSuccess } from "../../../schemas/openai-batch-output.ts";
@@ -33,18 +35,26 @@ async function merge(paths: string[], options: MergeOptions): Promise<void> {
   for (const [fileIndex, path] of paths.entries()) {
     const input = await openInput(path, { label: `merge: reading ${path}`, quiet: options.quiet });
     const onBadLine = options.skipBad ? (err: { at: { file: string; line?: number }; message: string }) => skipped.report(err.at, err.message) : undefined;
-    for await (const rec of readJsonl(input.chunks, { file: input.file, onBadLine })) {
-      const parsed = BatchOutput.safeParse(rec.value);
-      if (!parsed.success) {
-        const at = locationOf(input.file, rec);
-        const err = new RecordValidationError(at, "batch output line", flattenIssues(parsed.error));
-        if (!options.skipBad) throw err;
-        skipped.report(at, err.message);
-        continue;
+    for await (const raw of readRawLines(input.chunks)) {
+      // A success is known from a byte scan; anything else is parsed and validated in full.
+      let id = scanSuccessfulOutput(raw.bytes);
+      let ok = true;
+      if (id === undefined) {
+        const rec = parseRawLine(raw, { file: input.file, ...(onBadLine ? { onBadLine } : {}) });
+        if (!rec.ok) continue;
+        const parsed = BatchOutput.safeParse(rec.value);
+        if (!parsed.success) {
+          const at = locationOf(input.file, { line: raw.line, value: rec.value });
+          const err = new RecordValidationError(at, "batch output line", flattenIssues(parsed.error));
+          if (!options.skipBad) throw err;
+          skipped.report(at, err.message);
+          continue;
+        }
+        id = parsed.data.custom_id;
+        ok = isSuccess(parsed.data);
       }
       stats.lines++;
-      const candidate: Winner = { file: fileIndex, line: rec.line, ok: isSuccess(parsed.data) };
-      const id = parsed.data.custom_id;
+      const candidate: Winner = { file: fileIndex, line: raw.line, ok };
       const current = winners.get(id);
       if (current && current.ok && !candidate.ok) continue; // never trade a success for a failure
       if (current) stats.replaced++;
@@ -53,19 +63,18 @@ async function merge(paths: string[], options: MergeOptions): Promise<void> {
     input.progress.done();
   }
 
-  async function* kept(): AsyncGenerator<string> {
+  async function* kept(): AsyncGenerator<Buffer> {
     for (const [fileIndex, path] of paths.entries()) {
       const input = await openInput(path, { label: `merge: writing from ${path}`, quiet: options.quiet });
-      for await (const rec of readJsonl(input.chunks, { file: input.file, onBadLine: options.skipBad ? () => {} : undefined })) {
-        const id = customIdOf(rec.value);
-        if (id === undefined) continue;
-        const w = winners.get(id);
-        if (w && w.file === fileIndex && w.line === rec.line) yield rec.text;
+      for await (const rec of readLineIds(input.chunks, { file: input.file, onBadLine: () => {} })) {
+        if (rec.customId === undefined) continue;
+        const w = winners.get(rec.customId);
+        if (w && w.file === fileIndex && w.line === rec.line) yield rec.bytes;
       }
       input.progress.done();
     }
   }
-  await writeOutput(options.output ?? "-", joinLines(kept()));
+  await writeOutput(options.output ?? "-", joinRawLines(kept()));
   skipped.summary("merge");
   if (!options.quiet) {
     let ok = 0;

@@ -11,7 +11,8 @@ import { BatchOutput, isSuccess } from "../../../schemas/openai-batch-output.ts"
 import { answerOf } from "../../agentless/answers.ts";
 import { RecordError, RecordValidationError, UsageError } from "../../core/errors.ts";
 import { type JoinReport, joinByCustomId } from "../../core/join.ts";
-import { type JsonlRecord, customIdOf, joinLines, readJsonl } from "../../core/jsonl.ts";
+import { type JsonlRecord, customIdOf, joinRawLines, readJsonl } from "../../core/jsonl.ts";
+import { type IdLine, readLineIds } from "../../core/line-ids.ts";
 import { flattenIssues } from "../../core/stage.ts";
 import { openInput, writeOutput } from "../io.ts";
 import { stringOption } from "../options.ts";
@@ -83,17 +84,17 @@ async function readNoPatch(saveDir: string, quiet: boolean | undefined): Promise
   return ids;
 }
 
-/** A request as the join carries it: its id and raw text, so the line can be copied unchanged. */
+/** A request as the join carries it: its id and raw bytes, so the line can be copied unchanged. */
 interface RequestLine {
   custom_id: string;
-  text: string;
+  bytes: Buffer;
 }
 
-async function* requestLines(records: AsyncIterable<JsonlRecord>, file: string): AsyncGenerator<JsonlRecord<RequestLine>> {
+/** Request lines by their custom_id, read by a byte scan: requests are copied, never parsed. */
+async function* requestLines(records: AsyncIterable<IdLine>, file: string): AsyncGenerator<{ line: number; value: RequestLine }> {
   for await (const rec of records) {
-    const id = customIdOf(rec.value);
-    if (id === undefined) throw new RecordError({ file, line: rec.line }, "request line has no string custom_id");
-    yield { line: rec.line, text: rec.text, offset: rec.offset, value: { custom_id: id, text: rec.text } };
+    if (rec.customId === undefined) throw new RecordError({ file, line: rec.line }, "request line has no string custom_id");
+    yield { line: rec.line, value: { custom_id: rec.customId, bytes: rec.bytes } };
   }
 }
 
@@ -132,14 +133,14 @@ async function retry(requestsPath: string, outputPath: string, options: RetryOpt
   const requests = await openInput(requestsPath, { label: "retry: reading requests", quiet: options.quiet });
 
   const joined = joinByCustomId(
-    { file: requests.file, records: requestLines(readJsonl(requests.chunks, { file: requests.file }), requests.file) },
+    { file: requests.file, records: requestLines(readLineIds(requests.chunks, { file: requests.file }), requests.file) },
     { file: outputs.file, records: outputLines(readJsonl(outputs.chunks, { file: outputs.file }), outputs.file) },
     { pick: classifyOutput },
   );
   const counts = Object.fromEntries(RETRY_CLASSES.map((c) => [c, 0])) as Record<RetryClass, number>;
   let written = 0;
 
-  async function* selected(): AsyncGenerator<string> {
+  async function* selected(): AsyncGenerator<Buffer> {
     let indexed = false;
     for await (const row of joined.rows) {
       if (!indexed) {
@@ -154,14 +155,14 @@ async function retry(requestsPath: string, outputPath: string, options: RetryOpt
       counts[cls]++;
       if (why.has(cls)) {
         written++;
-        yield row.left.value.text;
+        yield row.left.value.bytes;
       }
     }
     failOnDuplicates(joined.report, outputs.file);
   }
 
   const dest = options.output ?? "-";
-  await writeOutput(dest, joinLines(selected()));
+  await writeOutput(dest, joinRawLines(selected()));
   requests.progress.done();
   if (!options.quiet) {
     const classes = RETRY_CLASSES.filter((c) => c !== "no-patch" || noPatch !== undefined);

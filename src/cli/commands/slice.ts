@@ -1,13 +1,15 @@
 /**
  * `batchline slice`: keep the lines of any JSONL file whose id is in a range and/or shard.
- * Lines are passed through byte for byte; ids are custom_ids (instance_ids for dataset rows).
+ * Lines are passed through byte for byte (CRLF endings too; a missing final newline is added);
+ * ids are custom_ids (instance_ids for dataset rows), read by a byte scan (core/line-ids.ts).
  */
 import type { CAC } from "cac";
 import { type IdRange, type RangeBound, type Shard, compareBytes, inRange, inShard, needsIdList, parseRangeBound, parseShard, resolveRange } from "../../core/custom-id.ts";
-import { joinLines, readJsonl } from "../../core/jsonl.ts";
+import { joinRawLines } from "../../core/jsonl.ts";
+import { idOf, readLineIds } from "../../core/line-ids.ts";
 import { openInput, writeOutput } from "../io.ts";
 import { stringOption } from "../options.ts";
-import { type CommonOptions, SkipLog, lineId, requireId, spoolStdin } from "./common.ts";
+import { type CommonOptions, SkipLog, requireId, spoolStdin } from "./common.ts";
 
 /** A slice: id bounds (custom_ids or positions) and a shard. */
 export interface SliceSpec {
@@ -33,8 +35,8 @@ export function sliceSpec(options: Record<string, unknown>): SliceSpec {
 async function sortedIds(path: string, quiet: boolean | undefined, skipBad: boolean | undefined): Promise<string[]> {
   const input = await openInput(path, { label: "slice: reading ids", quiet });
   const ids = new Set<string>();
-  for await (const rec of readJsonl(input.chunks, { file: input.file, onBadLine: skipBad ? () => {} : undefined })) {
-    const id = skipBad ? lineId(rec.value) : requireId(rec, input.file);
+  for await (const rec of readLineIds(input.chunks, { file: input.file, onBadLine: skipBad ? () => {} : undefined })) {
+    const id = skipBad ? idOf(rec) : requireId(rec, input.file);
     if (id !== undefined) ids.add(id);
   }
   input.progress.done();
@@ -60,23 +62,23 @@ async function slice(path: string, options: SliceOptions & Record<string, unknow
     const input = await openInput(source, { label: "slice", quiet: options.quiet });
     const file = path === "-" ? "<stdin>" : input.file;
     const skipped = new SkipLog();
-    async function* kept(): AsyncGenerator<string> {
-      const records = readJsonl(input.chunks, {
+    async function* kept(): AsyncGenerator<Buffer> {
+      const records = readLineIds(input.chunks, {
         file,
         onBadLine: options.skipBad ? (err) => skipped.report(err.at, err.message) : undefined,
       });
       for await (const rec of records) {
-        const id = options.skipBad ? lineId(rec.value) : requireId(rec, file);
+        const id = options.skipBad ? idOf(rec) : requireId(rec, file);
         if (id === undefined) {
           skipped.report({ file, line: rec.line }, "line has no string custom_id (or instance_id)");
           continue;
         }
         if (range.empty || !inRange(id, range)) continue;
         if (spec.shard && !inShard(id, spec.shard)) continue;
-        yield rec.text;
+        yield rec.bytes;
       }
     }
-    await writeOutput(options.output ?? "-", joinLines(kept()));
+    await writeOutput(options.output ?? "-", joinRawLines(kept()));
     input.progress.done();
     skipped.summary("slice");
   } finally {

@@ -1,7 +1,8 @@
 /** `batchline validate`: check a request, output or error file line by line and as a whole. */
 import type { CAC } from "cac";
 import { BatchlineError, UsageError, formatLocation } from "../../core/errors.ts";
-import { readJsonl, readJsonlLines } from "../../core/jsonl.ts";
+import { readJsonlLines } from "../../core/jsonl.ts";
+import { readAnswerLines, readRequestIds } from "../../core/line-ids.ts";
 import { type FileKind, checkAnswered, formatReport, validateBatchFile } from "../../core/validate.ts";
 import { openInput } from "../io.ts";
 import { stringOption } from "../options.ts";
@@ -35,8 +36,8 @@ async function validate(path: string, options: ValidateCliOptions): Promise<void
     const requests = await openInput(requestsPath, { label: "validate: requests", quiet: options.quiet });
     const outputs = await openInput(path, { label: "validate: answers", quiet: options.quiet });
     await checkAnswered(
-      { file: requests.file, records: readJsonl(requests.chunks, { file: requests.file, onBadLine: () => {} }) },
-      { file: outputs.file, records: readJsonl(outputs.chunks, { file: outputs.file, onBadLine: () => {} }) },
+      { file: requests.file, records: readRequestIds(requests.chunks, requests.file) },
+      { file: outputs.file, records: readAnswerLines(outputs.chunks, outputs.file) },
       report,
       maxProblems,
     );

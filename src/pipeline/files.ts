@@ -1,0 +1,110 @@
+/**
+ * Reading the workdir's JSONL files for the engine: line counts, custom_ids, failure records,
+ * and the outcomes, tokens and cost of a submit's output. A file that does not exist reads as empty.
+ */
+import { createReadStream } from "node:fs";
+import { type BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
+import { type JsonlRecord, customIdOf, readJsonl, readJsonlLines } from "../core/jsonl.ts";
+import { failureCode } from "../internal/replay-index.ts";
+import { type PriceTable, batchPrice } from "../submitters/prices.ts";
+import type { FailureRecord } from "./types.ts";
+
+function absent(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException).code === "ENOENT";
+}
+
+/** Every record of a JSONL file; none when the file does not exist. */
+export async function* records(path: string): AsyncGenerator<JsonlRecord> {
+  try {
+    yield* readJsonl(createReadStream(path), { file: path });
+  } catch (err) {
+    if (!absent(err)) throw err;
+  }
+}
+
+/** Non-blank lines of a file (0 when it does not exist). */
+export async function countLines(path: string): Promise<number> {
+  let n = 0;
+  try {
+    for await (const _ of readJsonlLines(createReadStream(path))) n++;
+  } catch (err) {
+    if (!absent(err)) throw err;
+  }
+  return n;
+}
+
+/** The custom_ids of a file's lines, in file order. */
+export async function customIds(path: string): Promise<string[]> {
+  const out: string[] = [];
+  for await (const rec of records(path)) {
+    const id = customIdOf(rec.value);
+    if (id !== undefined) out.push(id);
+  }
+  return out;
+}
+
+/** The failure records of a file. */
+export async function* failureRecords(path: string): AsyncGenerator<FailureRecord> {
+  for await (const rec of records(path)) {
+    const f = rec.value as FailureRecord;
+    if (typeof f?.custom_id === "string" && typeof f.reason === "string") yield f;
+  }
+}
+
+/** Failures by reason, of one stage when `stage` is given. */
+export async function reasonCounts(path: string, stage?: string): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for await (const f of failureRecords(path)) {
+    if (stage !== undefined && f.stage !== stage) continue;
+    out[f.reason] = (out[f.reason] ?? 0) + 1;
+  }
+  return out;
+}
+
+/** Outcome per custom_id over submit outputs read in order: "ok" or the failure code; a success is never replaced by a failure. */
+export async function answerOutcomes(paths: readonly string[]): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  for (const path of paths) {
+    for await (const rec of records(path)) {
+      const line = rec.value as BatchOutput;
+      if (typeof line?.custom_id !== "string") continue;
+      const ok = isSuccess(line);
+      if (out.get(line.custom_id) === "ok" && !ok) continue;
+      out.set(line.custom_id, ok ? "ok" : failureCode(line));
+    }
+  }
+  return out;
+}
+
+/** What a submit's output holds: outcomes, failures by code, tokens, and cost at batch prices (null when a model has no price). */
+export interface SubmitUsage {
+  lines: number;
+  succeeded: number;
+  failed: number;
+  failures: Record<string, number>;
+  promptTokens: number;
+  completionTokens: number;
+  costUSD: number | null;
+}
+
+export async function submitUsage(path: string, prices: PriceTable): Promise<SubmitUsage> {
+  const u: SubmitUsage = { lines: 0, succeeded: 0, failed: 0, failures: {}, promptTokens: 0, completionTokens: 0, costUSD: 0 };
+  for await (const rec of records(path)) {
+    const line = rec.value as BatchOutput & { response: { body?: { model?: string; usage?: { prompt_tokens?: number; completion_tokens?: number } } } | null };
+    u.lines++;
+    if (isSuccess(line)) u.succeeded++;
+    else {
+      u.failed++;
+      const code = failureCode(line);
+      u.failures[code] = (u.failures[code] ?? 0) + 1;
+    }
+    const usage = line.response?.body?.usage;
+    const p = usage?.prompt_tokens ?? 0;
+    const c = usage?.completion_tokens ?? 0;
+    u.promptTokens += p;
+    u.completionTokens += c;
+    const price = line.response?.body?.model ? batchPrice(prices, line.response.body.model) : undefined;
+    if ((p || c) && u.costUSD !== null) u.costUSD = price ? u.costUSD + (p * price.input + c * price.output) / 1e6 : null;
+  }
+  return u;
+}

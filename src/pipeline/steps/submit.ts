@@ -1,0 +1,84 @@
+/**
+ * The `submit` step: a workdir request file sent through the run's backend (`--backend`, with the
+ * run's backend options), the merged answers written to a workdir output file. A killed submit
+ * resumes from its own state file or journal, so nothing is uploaded or paid twice; a submit
+ * started over (changed requests, --start-from) first removes that state.
+ */
+import { rm } from "node:fs/promises";
+import { journalPathFor } from "../../submitters/direct-runner.ts";
+import { loadState, statePathFor } from "../../submitters/state.ts";
+import { submitFile } from "../../submitters/submit-file.ts";
+import { writeLines } from "./stage.ts";
+import { answerOutcomes, countLines, customIds, submitUsage } from "../files.ts";
+import { HASHED_BACKEND_OPTIONS, backendOptionsOf } from "../run-options.ts";
+import { fileHash } from "../workdir.ts";
+import type { Step, StepContext } from "../types.ts";
+
+/** What a submit step reads and writes, and (replay) where its recording comes from. */
+export interface SubmitStepOptions<Options> {
+  in: string;
+  out: string;
+  /** The option (a key of the definition's options) holding the replay backend's recording for this step, e.g. `fromStep1`. */
+  replay?: keyof Options & string;
+}
+
+/** Removes a submit's state, chunks, journal and output: the step starts over. */
+async function resetSubmit(output: string): Promise<void> {
+  await rm(statePathFor(output), { force: true });
+  await rm(`${output}.chunks`, { recursive: true, force: true });
+  await rm(journalPathFor(output), { force: true });
+  await rm(output, { force: true });
+}
+
+/** On a resume, a state made for another request file cannot be resumed: start over. */
+async function resetStaleSubmit(requests: string, output: string): Promise<void> {
+  const state = await loadState(statePathFor(output)).catch(() => undefined);
+  if (state && state.requests.sha256 !== (await fileHash(requests))) await resetSubmit(output);
+}
+
+/** The replay recording the options name for this step, if any. */
+export function replayFile<Options>(options: Options, o: SubmitStepOptions<Options>): string | undefined {
+  const v = o.replay ? (options as Record<string, unknown>)[o.replay] : undefined;
+  return typeof v === "string" && v !== "" ? v : undefined;
+}
+
+/** Backend options for this step: the run's, the step's own overrides (RunContext.stepOptions), and its replay recording. */
+export function submitOptionsFor<Options>(ctx: StepContext<Options>, o: SubmitStepOptions<Options>): Record<string, unknown> {
+  const from = replayFile(ctx.options, o);
+  return { ...backendOptionsOf(ctx.run), ...(from ? { from } : {}), ...ctx.stepOptions };
+}
+
+/** A submit step named `name`. */
+export function submit<Options = any>(name: string, o: SubmitStepOptions<Options>): Step<Options> & { submitOptions: SubmitStepOptions<Options> } {
+  return {
+    kind: "submit",
+    name,
+    in: [o.in],
+    out: [o.out],
+    submitOptions: o,
+    hashed: (ctx) => {
+      const picked = Object.fromEntries(HASHED_BACKEND_OPTIONS.filter((k) => ctx.run[k] !== undefined).map((k) => [k, ctx.run[k]]));
+      return { backend: ctx.run.backend, ...picked, from: ctx.run.backend === "replay" ? (replayFile(ctx.options, o) ?? null) : null };
+    },
+    async run(ctx) {
+      const requests = ctx.file(o.in);
+      const output = ctx.file(o.out);
+      if (!ctx.resume) await resetSubmit(output);
+      else await resetStaleSubmit(requests, output);
+      const prices = ctx.prices;
+      if ((await countLines(requests)) === 0) {
+        await writeLines(output, []);
+      } else {
+        await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, log: (line) => ctx.log(`${ctx.name}: ${line}`), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      }
+      const usage = await submitUsage(output, prices);
+      return { produced: usage.succeeded, summary: { ...usage } };
+    },
+    async account(ctx) {
+      const expected = new Set<string>();
+      for (const path of await ctx.versions(o.in)) for (const id of await customIds(path)) expected.add(id);
+      const outcomes = await answerOutcomes(await ctx.versions(o.out));
+      return { expected, outcome: (id) => outcomes.get(id) };
+    },
+  };
+}

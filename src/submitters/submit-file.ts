@@ -1,0 +1,272 @@
+/**
+ * Submit one request file to a backend by name and write every answer to one output file: the
+ * library side of `batchline submit` and of a pipeline's `submit` step. Options are the CLI's
+ * (strings or numbers, as typed); keys and base URLs come in through `env`, never from
+ * process.env. One submit per output at a time (a lock beside it, taken over from a dead
+ * process); a killed submit resumes from its own state file or journal.
+ */
+import { mkdir } from "node:fs/promises";
+import { dirname, resolve } from "node:path";
+import { BatchlineError, UsageError } from "../core/errors.ts";
+import { acquireLock } from "../internal/run-lock.ts";
+import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
+import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
+import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
+import type { BatchBackend } from "./types.ts";
+
+/** What the caller read from the environment (the CLI's main.ts is the only module that reads env). */
+export interface SubmitEnv {
+  OPENAI_API_KEY?: string | undefined;
+  OPENAI_BASE_URL?: string | undefined;
+  ANTHROPIC_API_KEY?: string | undefined;
+  ANTHROPIC_BASE_URL?: string | undefined;
+}
+
+/** Backend options as typed on the command line (numbers may be strings); each is checked here. */
+export interface BackendOptions {
+  retryFailed?: string | number | undefined;
+  /** Seconds. */
+  pollInterval?: string | number | undefined;
+  /** Seconds. */
+  maxPollInterval?: string | number | undefined;
+  baseUrl?: string | undefined;
+  maxChunkLines?: string | number | undefined;
+  maxChunkMb?: string | number | undefined;
+  /** Seconds between two batch creates. */
+  createInterval?: string | number | undefined;
+  /** Times a batch refused for the enqueued-token limit is created again. */
+  tokenLimitRetries?: string | number | undefined;
+  /** Seconds before the first such retry (doubling). */
+  tokenLimitBackoff?: string | number | undefined;
+  concurrency?: string | number | undefined;
+  rpm?: string | number | undefined;
+  tpm?: string | number | undefined;
+  /** Seconds per attempt. */
+  timeout?: string | number | undefined;
+  maxRetries?: string | number | undefined;
+  /** Seconds. */
+  retryBackoff?: string | number | undefined;
+  /** replay: the recorded output file. */
+  from?: string | undefined;
+}
+
+/** One submit: the request file (a path), the output, the backend's options, and where lines of progress go. */
+export interface SubmitFileOptions extends BackendOptions {
+  requests: string;
+  output: string;
+  env: SubmitEnv;
+  log?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** What a finished submit produced, whichever backend ran it. */
+export interface SubmitFileSummary {
+  output: string;
+  total: number;
+  succeeded: number;
+  failed: number;
+  byCode: Record<string, number>;
+  /** Batch backends: batches that failed as a whole (their lines are failures in the output). */
+  failedBatches: number;
+  /** Replay: custom_ids the recording does not have. */
+  missing: string[];
+  /** One line for a human. */
+  line: string;
+}
+
+/** Every backend name `submitFile` accepts. */
+export function backendNames(): string[] {
+  return Object.keys(BACKENDS);
+}
+
+/** Throws a usage error unless `name` is a backend; the message lists them. */
+export function checkBackendName(name: string): void {
+  if (!Object.hasOwn(BACKENDS, name)) throw new UsageError(`unknown backend ${name}; backends: ${backendNames().join(", ")}`);
+}
+
+function text(value: unknown): string | undefined {
+  if (value === undefined || value === null || value === true || value === false) return undefined;
+  if (Array.isArray(value)) return text(value[value.length - 1]);
+  return String(value);
+}
+
+function positive(value: unknown, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`${flag} ${String(value)}: expected a number > 0`);
+  return n;
+}
+
+/** Seconds as typed -> milliseconds; `fallbackSeconds` when absent. */
+function millis(value: unknown, flag: string, fallbackSeconds: number): number {
+  if (value === undefined) return fallbackSeconds * 1000;
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0) throw new UsageError(`${flag} ${String(value)}: expected seconds >= 0`);
+  return n * 1000;
+}
+
+/** A batch backend by name, with its key and base URL from `env` (`baseUrl` wins over the env's). */
+export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string): Promise<{ backend: BatchBackend; baseURL: string | null }> {
+  if (!isBatchBackend(name)) throw new UsageError(`unknown backend ${name}; backends: ${backendNames().join(", ")}`);
+  const anthropic = name === "anthropic-batch";
+  const baseURL = baseUrl ?? (anthropic ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL);
+  const apiKey = anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY;
+  if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
+  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}) }), baseURL: baseURL ?? null };
+}
+
+/**
+ * Checks what can be checked before anything runs: the backend name, its key or base URL, the
+ * replay recording, and every number. Throws a usage error naming the option; returns nothing.
+ */
+export async function checkBackendOptions(name: string, options: BackendOptions, env: SubmitEnv): Promise<void> {
+  checkBackendName(name);
+  if (isBatchBackend(name)) {
+    const anthropic = name === "anthropic-batch";
+    if (!(anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY)) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
+    retryRounds(options.retryFailed);
+    positive(options.maxChunkLines, "--max-chunk-lines");
+    positive(options.maxChunkMb, "--max-chunk-mb");
+    millis(options.pollInterval, "--poll-interval", 5);
+    millis(options.maxPollInterval, "--max-poll-interval", 60);
+    millis(options.createInterval, "--create-interval", 1);
+    millis(options.tokenLimitBackoff, "--token-limit-backoff", 60);
+    wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8);
+    return;
+  }
+  if (name === "replay") {
+    const from = text(options.from);
+    if (!from) throw new UsageError("the replay backend needs --from <recorded output.jsonl>");
+    const { stat } = await import("node:fs/promises");
+    const st = await stat(from).catch(() => undefined);
+    if (!st || !st.isFile()) throw new UsageError(`replay recording ${from}: no such file`);
+    return;
+  }
+  if (!(text(options.baseUrl) ?? env.OPENAI_BASE_URL)) throw new UsageError("openai-compatible needs --base-url <url> (or OPENAI_BASE_URL), e.g. http://127.0.0.1:8000/v1");
+  for (const [flag, v] of [["--concurrency", options.concurrency], ["--rpm", options.rpm], ["--tpm", options.tpm], ["--timeout", options.timeout], ["--retry-backoff", options.retryBackoff]] as const) positive(v, flag);
+  retries(options.maxRetries);
+}
+
+function wholeNumber(value: unknown, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} ${String(value)}: expected a whole number >= 0`);
+  return n;
+}
+
+function retryRounds(value: unknown): number {
+  const n = value === undefined ? 0 : Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`--retry-failed ${String(value)}: expected a whole number of extra rounds`);
+  return n;
+}
+
+function retries(value: unknown): number | undefined {
+  const n = value === undefined ? undefined : Number(value);
+  if (n !== undefined && (!Number.isInteger(n) || n < 0)) throw new UsageError(`--max-retries ${String(value)}: expected a whole number`);
+  return n;
+}
+
+async function makeDirectBackend(name: string, options: BackendOptions, env: SubmitEnv): Promise<DirectBackend & { missing?: string[] }> {
+  if (name === "replay") {
+    const from = text(options.from);
+    if (!from) throw new UsageError("submit replay needs --from <recorded output.jsonl>");
+    return (await import("./replay.ts")).default({ from });
+  }
+  const baseURL = text(options.baseUrl) ?? env.OPENAI_BASE_URL;
+  if (!baseURL) throw new UsageError("submit openai-compatible needs --base-url <url> (or OPENAI_BASE_URL), e.g. http://127.0.0.1:8000/v1");
+  const concurrency = positive(options.concurrency, "--concurrency");
+  const rpm = positive(options.rpm, "--rpm");
+  const tpm = positive(options.tpm, "--tpm");
+  const timeout = positive(options.timeout, "--timeout");
+  const retryBackoff = positive(options.retryBackoff, "--retry-backoff");
+  const maxRetries = retries(options.maxRetries);
+  return (await import("./openai-compatible.ts")).default({
+    baseURL,
+    ...(env.OPENAI_API_KEY ? { apiKey: env.OPENAI_API_KEY } : {}),
+    ...(concurrency ? { concurrency: Math.floor(concurrency) } : {}),
+    ...(rpm ? { requestsPerMinute: rpm } : {}),
+    ...(tpm ? { tokensPerMinute: tpm } : {}),
+    ...(timeout ? { timeoutMs: timeout * 1000 } : {}),
+    ...(maxRetries !== undefined ? { maxRetries } : {}),
+    ...(retryBackoff ? { backoffMs: retryBackoff * 1000 } : {}),
+  });
+}
+
+function codes(byCode: Record<string, number>): string {
+  const text = Object.entries(byCode).map(([c, n]) => `${c} ${n}`).join(", ");
+  return text ? ` (${text})` : "";
+}
+
+/** The one line a batch job's summary prints as. */
+export function batchSummaryLine(s: BatchJobSummary): string {
+  return `${s.output}: ${s.total} lines, ${s.succeeded} succeeded, ${s.failed} failed${codes(s.byCode)}; ${s.batches} batch(es) in ${s.rounds} round(s)`;
+}
+
+/**
+ * Sends `requests` through backend `name` and writes the merged output to `output`. Throws a
+ * `BatchlineError` when a batch failed as a whole (after writing the output, whose lines say why).
+ */
+export async function submitFile(name: string, options: SubmitFileOptions): Promise<SubmitFileSummary> {
+  checkBackendName(name);
+  const output = options.output;
+  await mkdir(dirname(resolve(output)), { recursive: true });
+  // One submit per output at a time: a second one would upload and pay for the same lines again.
+  const release = await acquireLock(`${output}.lock`, output, (line) => options.log?.(`submit: ${line}`));
+  try {
+    return await submitLocked(name, options);
+  } finally {
+    await release();
+  }
+}
+
+async function submitLocked(name: string, options: SubmitFileOptions): Promise<SubmitFileSummary> {
+  const { requests, output, env } = options;
+  const log = options.log;
+  if ((DIRECT_BACKENDS as readonly string[]).includes(name)) {
+    const backend = await makeDirectBackend(name, options, env);
+    const concurrency = positive(options.concurrency, "--concurrency");
+    const s = await runDirectJob(backend, {
+      requests,
+      output,
+      ...(concurrency ? { concurrency: Math.floor(concurrency) } : {}),
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(log ? { log } : {}),
+    });
+    const missing = backend.missing ?? [];
+    return {
+      output: s.output,
+      total: s.total,
+      succeeded: s.succeeded,
+      failed: s.failed,
+      byCode: s.byCode,
+      failedBatches: 0,
+      missing,
+      line: `${s.output}: ${s.total} lines, ${s.succeeded} succeeded, ${s.failed} failed${codes(s.byCode)}; ${s.sent} sent, ${s.skipped} already answered; ${s.seconds.toFixed(1)} s`,
+    };
+  }
+  const retryFailed = retryRounds(options.retryFailed);
+  const { backend, baseURL } = await makeBatchBackend(name, env, text(options.baseUrl));
+  const maxChunkLines = positive(options.maxChunkLines, "--max-chunk-lines");
+  const maxChunkMb = positive(options.maxChunkMb, "--max-chunk-mb");
+  const s = await runBatchJob(backend, {
+    ...(maxChunkLines ? { maxChunkLines: Math.floor(maxChunkLines) } : {}),
+    ...(maxChunkMb ? { maxChunkBytes: Math.floor(maxChunkMb * 1e6) } : {}),
+    requests,
+    output,
+    retryFailed,
+    baseURL,
+    pollIntervalMs: millis(options.pollInterval, "--poll-interval", 5),
+    maxPollIntervalMs: millis(options.maxPollInterval, "--max-poll-interval", 60),
+    createIntervalMs: millis(options.createInterval, "--create-interval", 1),
+    tokenLimitBackoffMs: millis(options.tokenLimitBackoff, "--token-limit-backoff", 60),
+    tokenLimitRetries: wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8),
+    ...(options.signal ? { signal: options.signal } : {}),
+    ...(log ? { log } : {}),
+  });
+  const summary: SubmitFileSummary = { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
+  if (s.failedBatches > 0) {
+    log?.(summary.line);
+    throw new BatchlineError(`${s.failedBatches} batch(es) failed as a whole (see the errors above); their lines are failures in ${s.output}`);
+  }
+  return summary;
+}
