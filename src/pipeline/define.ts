@@ -58,6 +58,10 @@ export function pipelineSchema(definition: PipelineDefinition) {
 /** Parses raw options (camelCase keys, values as typed) into the engine's and the definition's; a UsageError names every bad option. */
 export function parsePipelineOptions(definition: PipelineDefinition, raw: Record<string, unknown>): { run: PipelineRunOptions; options: Record<string, unknown> } {
   const given = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+  if (definition.engineDefaults) {
+    const own = definition.options.safeParse(Object.fromEntries(Object.entries(given).filter(([k]) => Object.hasOwn(definition.options.shape, k))));
+    if (own.success) for (const [k, v] of Object.entries(definition.engineDefaults(own.data))) if (given[k] === undefined && v !== undefined) given[k] = v;
+  }
   const result = pipelineSchema(definition).safeParse(given);
   if (!result.success) {
     const detail = result.error.issues

@@ -9,25 +9,24 @@
  */
 import type { CAC } from "cac";
 import { createReadStream } from "node:fs";
-import { readFile } from "node:fs/promises";
+import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { GenOutput, Step2Output } from "../../../schemas/agentless.ts";
 import { type SampleJob, type SampleResult, buildSample } from "../../agentless/build-sample.ts";
-import { answerOf } from "../../agentless/answers.ts";
-import { localizeFiles } from "../../agentless/localize.ts";
 import { RepoStructureLoader } from "../../agentless/repo-structure.ts";
+import { lastLinesOfRepeatedIds } from "../../agentless/last-line-per-id.ts";
 import { saveStep2 } from "../../agentless/save.ts";
+import { readStep1Choices } from "../../agentless/step1-choices.ts";
 import type { AgentlessSide, Role } from "../../agentless/steps.ts";
-import { compareBytes, inRange, inShard, needsIdList, parseCustomId, resolveRange } from "../../core/custom-id.ts";
+import { compareBytes, inRange, inShard, needsIdList, resolveRange } from "../../core/custom-id.ts";
 import { UsageError } from "../../core/errors.ts";
 import { type JsonlRecord, joinLines, readJsonl } from "../../core/jsonl.ts";
 import { type SkippedRecord, runStage } from "../../core/stage.ts";
 import { hubOptionsFromEnv } from "../../datasets/hub.ts";
 import { loadDataset } from "../../datasets/load.ts";
 import { WorkerPool } from "../../internal/worker-pool.ts";
-import { BatchOutput } from "../../../schemas/openai-batch-output.ts";
 import type { SweBenchRow } from "../../../schemas/swe-bench-row.ts";
 import { loadStage } from "../../../stages/index.ts";
 import { openInput, writeOutput } from "../io.ts";
@@ -89,32 +88,39 @@ function datasetOptions(options: Record<string, unknown>, env: NodeJS.ProcessEnv
   };
 }
 
-/** Dataset rows, kept to the fields the stages read (a 50k-row dataset's patches never sit in memory). */
-async function datasetIndex(spec: string, options: Record<string, unknown>, env: NodeJS.ProcessEnv): Promise<Map<string, SweBenchRow>> {
+/**
+ * Dataset rows, kept to the fields the stages read; the gold `patch` only when asked (bugfixer
+ * proc_step2 writes it into gt_results), so other stages never hold a dataset's patches.
+ */
+async function datasetIndex(spec: string, options: Record<string, unknown>, env: NodeJS.ProcessEnv, keepPatch = false): Promise<Map<string, SweBenchRow>> {
   const index = new Map<string, SweBenchRow>();
   for await (const rec of loadDataset(spec, datasetOptions(options, env))) {
     const r = rec.value;
-    index.set(r.instance_id, { instance_id: r.instance_id, repo: r.repo, base_commit: r.base_commit, problem_statement: r.problem_statement } as SweBenchRow);
+    index.set(r.instance_id, { instance_id: r.instance_id, repo: r.repo, base_commit: r.base_commit, problem_statement: r.problem_statement, ...(keepPatch && typeof r.patch === "string" ? { patch: r.patch } : {}) } as SweBenchRow);
   }
   return index;
 }
 
-/** The files step 1 found per custom_id, from a step-1 output file (testwriter proc_step2's --step1_file). */
-async function step1Files(path: string, structures: RepoStructureLoader): Promise<Map<string, string[]>> {
-  const found = new Map<string, string[]>();
-  for await (const rec of readJsonl(createReadStream(path), { file: path })) {
-    const parsed = BatchOutput.safeParse(rec.value);
-    if (!parsed.success) continue;
-    const answer = answerOf(parsed.data);
-    if (!answer.ok) continue;
-    const { instanceId } = parseCustomId(parsed.data.custom_id);
-    try {
-      found.set(parsed.data.custom_id, localizeFiles(answer.text, await structures.load(instanceId)));
-    } catch {
-      // no structure: proc_step2 reports it for this custom_id
+/** --repostructure_dir must be a directory: a wrong path is one error, not a structure_not_found failure per instance. */
+async function assertStructureDir(dir: string): Promise<void> {
+  const info = await stat(dir).catch(() => undefined);
+  if (!info) throw new UsageError(`--repostructure_dir ${dir}: no such directory (it holds the <instance_id>.json repo structures; build them with \`batchline agentless structure\`)`);
+  if (!info.isDirectory()) throw new UsageError(`--repostructure_dir ${dir}: not a directory`);
+}
+
+/** Drops the earlier lines of a custom_id that is on several lines: the last line is its outcome (one record per custom_id). */
+async function* lastLineWins(records: AsyncIterable<JsonlRecord>, repeated: Map<string, number>, label: string, quiet: boolean): AsyncGenerator<JsonlRecord> {
+  let dropped = 0;
+  for await (const rec of records) {
+    const id = lineId(rec.value);
+    const last = id === undefined ? undefined : repeated.get(id);
+    if (last !== undefined && last !== rec.line) {
+      dropped++;
+      continue;
     }
+    yield rec;
   }
-  return found;
+  if (dropped > 0 && !quiet) process.stderr.write(`${label}: ${dropped} earlier line(s) of ${repeated.size} repeated custom_id(s) ignored: the last line of each is its outcome\n`);
 }
 
 function sampleBuilder(workers: number): { build: (job: SampleJob) => Promise<SampleResult>; close: () => Promise<void> } {
@@ -130,6 +136,7 @@ export async function runAgentless(words: string[], options: Record<string, unkn
   const definition = (await loadStage(stageName))!;
   const repostructureDir = pick(options, "repostructureDir");
   if (!repostructureDir) throw new UsageError(`${stageName}: missing --repostructure_dir <dir of <instance_id>.json>`);
+  await assertStructureDir(repostructureDir);
   const dataset = pick(options, "dataset") ?? "princeton-nlp/SWE-bench_Verified";
   const stageOptions: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(options)) if (!OWN.has(k) && v !== undefined) stageOptions[k] = v;
@@ -163,12 +170,14 @@ export async function runAgentless(words: string[], options: Record<string, unkn
     } else {
       let inPath = pick(options, "inputFile", "input", "i");
       if (!inPath) throw new UsageError(`${stageName}: missing --input_file <batch output of the previous step>`);
-      index = await datasetIndex(dataset, options, env);
-      if (inPath === "-" && needsIdList(sliceSpec(options).start, sliceSpec(options).end)) ({ path: inPath, cleanup } = await spoolStdin());
+      index = await datasetIndex(dataset, options, env, stage === "proc_step2" && role === "bugfixer");
+      // stdin is spooled: the repeated-id pre-pass reads the input twice.
+      if (inPath === "-") ({ path: inPath, cleanup } = await spoolStdin());
       const input = await openInput(inPath, { label: stageName, quiet });
       file = input.file;
       const path = inPath;
-      records = selected(readJsonl(input.chunks, { file, ...(onSkip ? { onBadLine: (err) => onSkip({ at: err.at, error: err }) } : {}) }), options, async () => {
+      const repeated = await lastLinesOfRepeatedIds(path);
+      records = selected(lastLineWins(readJsonl(input.chunks, { file, ...(onSkip ? { onBadLine: (err) => onSkip({ at: err.at, error: err }) } : {}) }), repeated, stageName, quiet), options, async () => {
         const ids: string[] = [];
         for await (const r of readJsonl(createReadStream(path), { file: path, onBadLine: () => {} })) ids.push(lineId(r.value) ?? "");
         return ids;
@@ -176,7 +185,7 @@ export async function runAgentless(words: string[], options: Record<string, unkn
     }
     const side: AgentlessSide = { dataset: index, structures, build: builder.build, ...(promptTemplate !== undefined ? { promptTemplate } : {}) };
     const step1 = pick(options, "step1File");
-    if (stage === "proc_step2" && role === "testwriter" && step1) side.step1Files = await step1Files(step1, structures);
+    if (stage === "proc_step2" && role === "testwriter" && step1) side.step1Choices = await readStep1Choices(step1, structures);
     const outputs = runStage(definition, records, { file, options: stageOptions, side, ...(onSkip ? { onSkip } : {}) });
 
     try {
@@ -220,33 +229,39 @@ export async function runAgentless(words: string[], options: Record<string, unkn
   }
 }
 
+/** Options of an agentless run that a pipeline over it takes too: dataset, structures, request body, selection. */
+export const AGENTLESS_RUN_OPTIONS: readonly [flag: string, description: string][] = [
+  ["--dataset <name|path>", "Hugging Face dataset id or .jsonl/.json/.parquet (default princeton-nlp/SWE-bench_Verified)"],
+  ["--split <name>", "Dataset split (default test)"],
+  ["--revision <rev>", "Dataset revision on the hub (default main)"],
+  ["--repostructure-dir <dir>", "Agentless repo structures, <dir>/<instance_id>.json"],
+  ["--model-name <name>", "Model in the requests and model_name_or_path (default deepseek-ai/DeepSeek-R1)"],
+  ["--temp <t>", "Temperature (default 1.0; testwriter pass 0 uses 0 when passk > 1)"],
+  ["--max-tokens <n>", "max_tokens (default 32768)"],
+  ["--passk <k>", "Samples per instance (default 1)"],
+  ["--num-workers <n>", "proc_step2: worker threads building patches (default 8)"],
+  ["--enable-thinking", "Add enable_thinking and thinking_budget to request bodies"],
+  ["--thinking-budget <n>", "Thinking budget (default 32768)"],
+  ["--convert-crlf", "Turn CRLF into LF in problem statements"],
+  ["--prompt-template <file>", "Your own prompt: {problem_statement}, {structure}, {content}, {file}"],
+  ["--start, --start-file <id|n>", "First id processed (custom_id or instance_id, or a 0-based position)"],
+  ["--end, --end-file <id|n>", "Id (or position) where processing stops, exclusive"],
+  ["--shard <i/n>", "Only ids whose stable hash mod n is i"],
+];
+
 export function registerAgentless(cli: CAC, env: NodeJS.ProcessEnv): void {
-  cli
+  const command = cli
     .command("agentless [...words]", "Kimi-Dev/Agentless rollouts: agentless bugfixer|testwriter gen_step1|proc_step1_gen_step2|proc_step2, agentless structure")
     .option("--stage <name>", "gen_step1, proc_step1_gen_step2 or proc_step2 (instead of the word)")
-    .option("--dataset <name|path>", "Hugging Face dataset id or .jsonl/.json/.parquet (default princeton-nlp/SWE-bench_Verified)")
-    .option("--split <name>", "Dataset split (default test)")
-    .option("--repostructure-dir <dir>", "Agentless repo structures, <dir>/<instance_id>.json")
     .option("-i, --input, --input-file <path>", "Batch output of the previous step (proc stages), or -")
     .option("-o, --output, --output-file <path>", "Request file to write (gen stages), or - (default)")
     .option("--save-dir <dir>", "proc_step2: where samples/, output_<pass>_processed*.jsonl, preds_<pass>.jsonl, failures.jsonl go")
     .option("--step1-file <path>", "testwriter proc_step2: the step-1 output, to know which test file was chosen")
-    .option("--failures <path>", "gen stages: failure records (default <output_file>.failures.jsonl)")
-    .option("--model-name <name>", "Model in the requests and model_name_or_path (default deepseek-ai/DeepSeek-R1)")
-    .option("--temp <t>", "Temperature (default 1.0; testwriter pass 0 uses 0 when passk > 1)")
-    .option("--max-tokens <n>", "max_tokens (default 32768)")
-    .option("--passk <k>", "Samples per instance (default 1)")
-    .option("--num-workers <n>", "proc_step2: worker threads building patches (default 8)")
-    .option("--enable-thinking", "Add enable_thinking and thinking_budget to request bodies")
-    .option("--thinking-budget <n>", "Thinking budget (default 32768)")
-    .option("--convert-crlf", "Turn CRLF into LF in problem statements")
-    .option("--prompt-template <file>", "Your own prompt: {problem_statement}, {structure}, {content}, {file}")
-    .option("--start, --start-file <id|n>", "First id processed (custom_id or instance_id, or a 0-based position)")
-    .option("--end, --end-file <id|n>", "Id (or position) where processing stops, exclusive")
-    .option("--shard <i/n>", "Only ids whose stable hash mod n is i")
+    .option("--failures <path>", "gen stages: failure records (default <output_file>.failures.jsonl)");
+  for (const [flag, description] of AGENTLESS_RUN_OPTIONS) command.option(flag, description);
+  command
     .option("--skip-bad", "Report and skip bad input lines instead of failing")
     .option("-q, --quiet", "No progress or summary on stderr")
-    .allowUnknownOptions()
     .example("batchline agentless bugfixer --stage gen_step1 --dataset princeton-nlp/SWE-bench_Lite --repostructure_dir ./repostructures --output_file r1.jsonl --model_name deepseek-ai/DeepSeek-V3.2 --temp 1.0 --passk 8")
     .example("batchline agentless bugfixer proc_step2 --repostructure_dir ./repostructures --input_file out2.jsonl --save_dir results/ --passk 8")
     .action((words: string[], options: Record<string, unknown>) => runAgentless(words, options, env));
