@@ -26,7 +26,7 @@ describe("batchline --help", () => {
     const slice = await runCli(["slice", "--help"]);
     assert.match(slice.stdout, /--start, --start-file <id\|n>/);
     const stage = await runCli(["requests", "rewrite", "--help"]);
-    assert.match(stage.stdout, /--max-tokens <value>\s+set body\.max_tokens/);
+    assert.match(stage.stdout, /--max-tokens <value>\s+set the output-token cap: body\.max_tokens \(chat, completions\), max_output_tokens \(\/v1\/responses\)/);
   });
 
   it("fails with one line on an unknown command or option", async () => {

@@ -30,14 +30,19 @@ async function results(workdir: string): Promise<Map<string, string>> {
 
 /** One Batch API for both steps: a step-1 prompt is answered from the step-1 recording, a step-2 prompt from step 2's. */
 async function recordedServer(stepDelayMs: number): Promise<BatchServer & { closeAll: () => Promise<void> }> {
-  const step1 = replayExecutor(await ReplayIndex.open(join(F, "bugfixer-step1-output.jsonl")));
-  const step2 = replayExecutor(await ReplayIndex.open(join(F, "bugfixer-step2-output.jsonl")));
+  const indexes = [await ReplayIndex.open(join(F, "bugfixer-step1-output.jsonl")), await ReplayIndex.open(join(F, "bugfixer-step2-output.jsonl"))];
+  const [step1, step2] = indexes.map((index) => replayExecutor(index)) as [Executor, Executor];
   const executor: Executor = (request, signal) => {
     const prompt = String((request.body as unknown as { messages: { content: string }[] }).messages[0]!.content);
     return (prompt.includes("### Repository layout") ? step1 : step2)(request, signal);
   };
   const server = await startBatchServer({ executor, faults: { stepDelayMs } });
-  return Object.assign(server, { closeAll: () => server.close() });
+  // The indexes hold open file handles: closing them here keeps the test run free of "Closing file descriptor on garbage collection" warnings.
+  const closeAll = async () => {
+    await server.close();
+    await Promise.all(indexes.map((i) => i.close()));
+  };
+  return Object.assign(server, { closeAll });
 }
 
 const pipelineArgs = (workdir: string, rounds = 1) => ["pipeline", "agentless-bugfixer", "--dataset", join(F, "dataset.jsonl"), "--repostructure_dir", join(F, "repostructures"), "--passk", "2", "--backend", "openai-batch", "--poll-interval", "0.05", "--max-poll-interval", "0.2", "--rounds", String(rounds), "--workdir", workdir];

@@ -477,7 +477,10 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
         });
       } catch (e) {
         await upload?.abort();
-        throw e instanceof HttpError ? e : new HttpError(400, (e as Error).message);
+        if (e instanceof HttpError) throw e;
+        // A system error (disk full, ...) names files of the data directory: it is the server's, and stays in its log.
+        if ((e as NodeJS.ErrnoException).code !== undefined) throw e;
+        throw new HttpError(400, (e as Error).message);
       }
       let expiresAfter: number | null;
       try {
