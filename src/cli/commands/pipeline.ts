@@ -27,7 +27,7 @@ export const PIPELINES = ["agentless-bugfixer", "agentless-testwriter"] as const
 export type PipelineName = (typeof PIPELINES)[number];
 
 /** Options that change what the steps produce (and so their hashes); --num_workers and the like do not. */
-const STAGE_KEYS = ["dataset", "split", "revision", "repostructureDir", "modelName", "temp", "maxTokens", "passk", "enableThinking", "thinkingBudget", "convertCrlf", "promptTemplate", "start", "end", "startFile", "endFile", "shard"];
+const STAGE_KEYS = ["dataset", "split", "revision", "repostructureDir", "modelName", "temp", "maxTokens", "passk", "enableThinking", "thinkingBudget", "convertCrlf", "step1PromptTemplate", "step2PromptTemplate", "start", "end", "startFile", "endFile", "shard"];
 /** A different --base-url alone does not re-run a finished submit: the answers it has are paid for (use --start-from). */
 const SUBMIT_KEYS = ["backend", "retryFailed", "maxChunkLines", "maxChunkMb", "maxRetries", "from", "fromStep1", "fromStep2"];
 
@@ -265,6 +265,7 @@ export function registerPipeline(cli: CAC, env: NodeJS.ProcessEnv & SubmitEnv): 
     .example("batchline pipeline agentless-bugfixer --dataset princeton-nlp/SWE-bench_Lite --repostructure_dir ./repostructures --model_name gpt-4.1-mini --backend openai-batch --workdir runs/lite --passk 4")
     .action(async (name: string, options: Record<string, unknown>) => {
       if (!(PIPELINES as readonly string[]).includes(name)) throw new UsageError(`unknown pipeline ${name}; pipelines: ${PIPELINES.join(", ")}`);
+      if (options.promptTemplate !== undefined) throw new UsageError("pipeline runs both steps: give --step1-prompt-template and/or --step2-prompt-template instead of --prompt-template");
       const workdir = stringOption(options.workdir);
       if (!workdir) throw new UsageError("pipeline needs --workdir <dir>");
       const backend = stringOption(options.backend);
