@@ -26,6 +26,7 @@ import { registerSubmit } from "./commands/submit.ts";
 import { registerSlice } from "./commands/slice.ts";
 import { printStageHelp, registerStageCommands } from "./commands/stage.ts";
 import { registerValidate } from "./commands/validate.ts";
+import { knownOptions, refuseMissingValues, refuseUnknownOptions } from "./known-options.ts";
 import { normalizeOptions } from "./options.ts";
 import { shutdown } from "./shutdown.ts";
 import { routeSubcommands } from "./subcommands.ts";
@@ -62,6 +63,7 @@ function buildCli() {
     OPENAI_BASE_URL: process.env.OPENAI_BASE_URL,
     ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY,
     ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL,
+    ANTHROPIC_VERSION: process.env.ANTHROPIC_VERSION,
   });
   registerAgentlessStructure(cli);
   registerAgentlessVote(cli);
@@ -110,6 +112,10 @@ export async function main(argv: string[]): Promise<number> {
       cli.outputHelp();
       return 0;
     }
+    refuseUnknownOptions(argv, await knownOptions(cli.matchedCommand, cli.globalCommand, cli.args, normalizeOptions(cli.options, argv)));
+    refuseMissingValues(argv, cli.matchedCommand);
+    // Checked above under every spelling; cac's own check knows only its spelling (`step1-file`).
+    cli.matchedCommand.config.allowUnknownOptions = true;
     cli.options = Object.fromEntries(Object.entries(normalizeOptions(cli.options, argv)).map(([k, v]) => [k, restoreDash(v)])) as typeof cli.options;
     await cli.runMatchedCommand();
     return 0;

@@ -258,33 +258,37 @@ const GEN: Stages = ["gen_step1", "proc_step1_gen_step2"];
 const PROC: Stages = ["proc_step1_gen_step2", "proc_step2"];
 
 /** Every option of the agentless stages: cac flags, help text, and the stages that read it (for per-stage --help). */
-const OPTIONS: { flags: string; help: string; stages: Stages }[] = [
+const OPTIONS: { flags: string; help: string; stages: Stages; pipeline?: true }[] = [
   { flags: "--stage <name>", help: "gen_step1, proc_step1_gen_step2 or proc_step2 (instead of the word)", stages: ALL },
-  { flags: "--dataset <name|path>", help: "Hugging Face dataset id or .jsonl/.json/.parquet (default princeton-nlp/SWE-bench_Verified)", stages: ALL },
-  { flags: "--split <name>", help: "Dataset split (default test)", stages: ALL },
-  { flags: "--repostructure-dir <dir>", help: "Agentless repo structures, <dir>/<instance_id>.json (must exist)", stages: ALL },
+  { flags: "--dataset <name|path>", help: "Hugging Face dataset id or .jsonl/.json/.parquet (default princeton-nlp/SWE-bench_Verified)", stages: ALL, pipeline: true },
+  { flags: "--split <name>", help: "Dataset split (default test)", stages: ALL, pipeline: true },
+  { flags: "--revision <rev>", help: "Dataset revision on the hub (default main)", stages: ALL, pipeline: true },
+  { flags: "--repostructure-dir <dir>", help: "Agentless repo structures, <dir>/<instance_id>.json (must exist)", stages: ALL, pipeline: true },
   { flags: "-i, --input, --input-file <path>", help: "Batch output of the previous step, or -", stages: PROC },
   { flags: "-o, --output, --output-file <path>", help: "Request file to write, or - (default)", stages: GEN },
   { flags: "--save-dir <dir>", help: "Where samples/, output_<pass>_processed*.jsonl, preds_<pass>.jsonl, failures.jsonl go", stages: ["proc_step2"] },
   { flags: "--step1-file <path>", help: "testwriter: the step-1 output; its choice of test file stands", stages: ["proc_step2"] },
   { flags: "--failures <path>", help: "Failure records (default <output_file>.failures.jsonl)", stages: GEN },
-  { flags: "--model-name <name>", help: "Model in the requests (default deepseek-ai/DeepSeek-R1); proc_step2: model_name_or_path when the answer names none", stages: ALL },
-  { flags: "--temp <t>", help: "Temperature (default 1.0; testwriter __pass0 uses 0)", stages: GEN },
-  { flags: "--max-tokens <n>", help: "max_tokens (default 32768)", stages: GEN },
-  { flags: "--passk <k>", help: "Samples per instance (default 1); custom_id <instance_id>__pass<N> when > 1", stages: ["gen_step1"] },
-  { flags: "--num-workers <n>", help: "Worker threads building patches (default 8)", stages: ["proc_step2"] },
-  { flags: "--enable-thinking", help: "Add enable_thinking and thinking_budget to request bodies (neither is sent otherwise)", stages: GEN },
-  { flags: "--thinking-budget <n>", help: "Thinking budget (default 32768)", stages: GEN },
-  { flags: "--convert-crlf", help: "Turn CRLF into LF in problem statements", stages: GEN },
+  { flags: "--model-name <name>", help: "Model in the requests (default deepseek-ai/DeepSeek-R1); proc_step2: model_name_or_path when the answer names none", stages: ALL, pipeline: true },
+  { flags: "--temp <t>", help: "Temperature (default 1.0; testwriter __pass0 uses 0)", stages: GEN, pipeline: true },
+  { flags: "--max-tokens <n>", help: "max_tokens (default 32768)", stages: GEN, pipeline: true },
+  { flags: "--passk <k>", help: "Samples per instance (default 1); custom_id <instance_id>__pass<N> when > 1", stages: ["gen_step1"], pipeline: true },
+  { flags: "--num-workers <n>", help: "Worker threads building patches (default 8)", stages: ["proc_step2"], pipeline: true },
+  { flags: "--enable-thinking", help: "Add enable_thinking and thinking_budget to request bodies (neither is sent otherwise)", stages: GEN, pipeline: true },
+  { flags: "--thinking-budget <n>", help: "Thinking budget (default 32768)", stages: GEN, pipeline: true },
+  { flags: "--convert-crlf", help: "Turn CRLF into LF in problem statements", stages: GEN, pipeline: true },
   { flags: "--prompt-template <file>", help: "Your own prompt for the step this stage builds", stages: GEN },
-  { flags: "--step1-prompt-template <file>", help: "Your own localization prompt: {problem_statement} {structure} {agentless_structure} {instance_id} {repo}", stages: ["gen_step1"] },
-  { flags: "--step2-prompt-template <file>", help: "Your own repair/test prompt: step 1's placeholders and {content} {agentless_content} {file}", stages: ["proc_step1_gen_step2"] },
-  { flags: "--start, --start-file <id|n>", help: "First id processed (custom_id or instance_id, or a 0-based position)", stages: ALL },
-  { flags: "--end, --end-file <id|n>", help: "Id (or position) where processing stops, exclusive", stages: ALL },
-  { flags: "--shard <i/n>", help: "Only ids whose stable hash mod n is i", stages: ALL },
+  { flags: "--step1-prompt-template <file>", help: "Your own localization prompt: {problem_statement} {structure} {agentless_structure} {instance_id} {repo}", stages: ["gen_step1"], pipeline: true },
+  { flags: "--step2-prompt-template <file>", help: "Your own repair/test prompt: step 1's placeholders and {content} {agentless_content} {file}", stages: ["proc_step1_gen_step2"], pipeline: true },
+  { flags: "--start, --start-file <id|n>", help: "First id processed (custom_id or instance_id, or a 0-based position)", stages: ALL, pipeline: true },
+  { flags: "--end, --end-file <id|n>", help: "Id (or position) where processing stops, exclusive", stages: ALL, pipeline: true },
+  { flags: "--shard <i/n>", help: "Only ids whose stable hash mod n is i", stages: ALL, pipeline: true },
   { flags: "--skip-bad", help: "Report and skip bad input lines instead of failing", stages: PROC },
   { flags: "-q, --quiet", help: "No progress or summary on stderr", stages: ALL },
 ];
+
+/** Options of an agentless run that a pipeline over it takes too: dataset, structures, request body, prompts, selection. */
+export const AGENTLESS_RUN_OPTIONS: readonly [flag: string, description: string][] = OPTIONS.filter((o) => o.pipeline).map((o) => [o.flags, o.help]);
 
 const EXAMPLES: Record<StageWord, string> = {
   gen_step1: "--dataset princeton-nlp/SWE-bench_Lite --repostructure_dir ./repostructures --output_file r1.jsonl --model_name deepseek-ai/DeepSeek-V3.2 --passk 8",
@@ -335,7 +339,6 @@ export function registerAgentless(cli: CAC, env: NodeJS.ProcessEnv): void {
   const command = cli.command("agentless [...words]", "Kimi-Dev/Agentless rollouts: agentless bugfixer|testwriter gen_step1|proc_step1_gen_step2|proc_step2 (each with --help), agentless structure|vote");
   for (const o of OPTIONS) command.option(o.flags, o.help);
   command
-    .allowUnknownOptions()
     .example("batchline agentless bugfixer --stage gen_step1 --dataset princeton-nlp/SWE-bench_Lite --repostructure_dir ./repostructures --output_file r1.jsonl --model_name deepseek-ai/DeepSeek-V3.2 --temp 1.0 --passk 8")
     .example("batchline agentless bugfixer proc_step2 --repostructure_dir ./repostructures --input_file out2.jsonl --save_dir results/")
     .action((words: string[], options: Record<string, unknown>) => runAgentless(words, options, env));

@@ -19,12 +19,15 @@ import { type Manifest, fileHash, loadManifest, lockWorkdir, outputsExist, saveM
 import { loadState, statePathFor } from "../../submitters/state.ts";
 import { journalPathFor } from "../../submitters/direct-runner.ts";
 import { BUNDLED_PRICES, batchPrice, loadPriceTable, type PriceTable } from "../../submitters/prices.ts";
-import { stringOption } from "../options.ts";
-import { runAgentless } from "./agentless.ts";
-import { type SubmitEnv, type SubmitOptions, submit } from "./submit.ts";
+import { camelKey, stringOption } from "../options.ts";
+import { AGENTLESS_RUN_OPTIONS, runAgentless } from "./agentless.ts";
+import { SUBMIT_BACKEND_OPTIONS, type SubmitEnv, type SubmitOptions, submit } from "./submit.ts";
 
 export const PIPELINES = ["agentless-bugfixer", "agentless-testwriter"] as const;
 export type PipelineName = (typeof PIPELINES)[number];
+/** The steps in order, and those of each retry round (named round<N>_<step>). */
+const STEPS = ["gen_step1", "submit_step1", "proc_step1_gen_step2", "submit_step2", "proc_step2"];
+const ROUND_STEPS = ["requests", "submit", "proc_step2"];
 
 /** Options that change what the steps produce (and so their hashes); --num_workers and the like do not. */
 const STAGE_KEYS = ["dataset", "split", "revision", "repostructureDir", "modelName", "temp", "maxTokens", "passk", "enableThinking", "thinkingBudget", "convertCrlf", "step1PromptTemplate", "step2PromptTemplate", "start", "end", "startFile", "endFile", "shard"];
@@ -251,7 +254,7 @@ export function formatReport(report: Record<string, unknown>): string[] {
 }
 
 export function registerPipeline(cli: CAC, env: NodeJS.ProcessEnv & SubmitEnv): void {
-  cli
+  const command = cli
     .command("pipeline <name>", `Run a whole rollout with checkpoints, resume and retry rounds (${PIPELINES.join(", ")})`)
     .option("--workdir <dir>", "Where every step's file, manifest.json, report.json and the lock live")
     .option("--backend <name>", "openai-batch, anthropic-batch, openai-compatible or replay")
@@ -260,12 +263,15 @@ export function registerPipeline(cli: CAC, env: NodeJS.ProcessEnv & SubmitEnv): 
     .option("--from-step1 <file>", "replay: the recorded step-1 output")
     .option("--from-step2 <file>", "replay: the recorded step-2 output")
     .option("--price-table <file>", "Price table for the report's cost")
-    .option("-q, --quiet", "Only the report at the end")
-    .allowUnknownOptions()
+    .option("-q, --quiet", "Only the report at the end");
+  const own = new Set(command.options.flatMap((o) => o.names));
+  for (const [flag, description] of [...AGENTLESS_RUN_OPTIONS, ...SUBMIT_BACKEND_OPTIONS]) {
+    if (!flag.split(/[ ,]+/).some((f) => own.has(camelKey(f.replace(/^-+/, ""))))) command.option(flag, description);
+  }
+  command
     .example("batchline pipeline agentless-bugfixer --dataset princeton-nlp/SWE-bench_Lite --repostructure_dir ./repostructures --model_name gpt-4.1-mini --backend openai-batch --workdir runs/lite --passk 4")
     .action(async (name: string, options: Record<string, unknown>) => {
       if (!(PIPELINES as readonly string[]).includes(name)) throw new UsageError(`unknown pipeline ${name}; pipelines: ${PIPELINES.join(", ")}`);
-      if (options.promptTemplate !== undefined) throw new UsageError("pipeline runs both steps: give --step1-prompt-template and/or --step2-prompt-template instead of --prompt-template");
       const workdir = stringOption(options.workdir);
       if (!workdir) throw new UsageError("pipeline needs --workdir <dir>");
       const backend = stringOption(options.backend);
@@ -273,6 +279,8 @@ export function registerPipeline(cli: CAC, env: NodeJS.ProcessEnv & SubmitEnv): 
       const rounds = options.rounds === undefined ? 2 : Number(options.rounds);
       if (!Number.isInteger(rounds) || rounds < 0) throw new UsageError(`--rounds ${String(options.rounds)}: expected a whole number`);
       const startFrom = stringOption(options.startFrom);
+      const steps = [...STEPS, ...Array.from({ length: rounds }, (_, i) => ROUND_STEPS.map((s) => `round${i + 1}_${s}`)).flat()];
+      if (startFrom !== undefined && !steps.includes(startFrom)) throw new UsageError(`--start-from ${startFrom}: not a step of ${name}; steps: ${steps.join(", ")}`);
       const priceTable = stringOption(options.priceTable);
       const log = options.quiet ? () => {} : (line: string) => process.stderr.write(`pipeline: ${line}\n`);
       const submitFor = (which: "step1" | "step2"): SubmitPlan => {
