@@ -43,7 +43,7 @@ export const ReproductionSample = z.strictObject({
 });
 export type ReproductionSample = z.infer<typeof ReproductionSample>;
 
-/** What proc_step2 emits per custom_id: a sample (with the raw answer for samples/<custom_id>.jsonl) or a failure. */
+/** What proc_step2 emits per custom_id: a sample (with its samples/<custom_id>.jsonl record) or a failure. */
 export const Step2Output = z.union([
   z.strictObject({
     kind: z.literal("sample"),
@@ -51,11 +51,18 @@ export const Step2Output = z.union([
     pass: z.number().int(),
     role: z.enum(["bugfixer", "testwriter"]),
     sample: z.union([BugfixSample, ReproductionSample]),
-    /** The model's answer (reasoning removed) and the edit report, kept in samples/<custom_id>.jsonl. */
-    raw_output: z.string(),
-    notes: z.array(z.string()),
+    /** samples/<custom_id>.jsonl: the Kimi-Dev scripts' fields under their names, and batchline's beside them. */
+    record: z.record(z.string(), z.unknown()),
   }),
-  z.strictObject({ kind: z.literal("failure"), pass: z.number().int(), failure: AgentlessFailure, raw_output: z.string().nullable() }),
+  z.strictObject({
+    kind: z.literal("failure"),
+    pass: z.number().int(),
+    failure: AgentlessFailure,
+    /** The model's whole answer, when there was one. */
+    raw_output: z.string().nullable(),
+    /** The model that answered (the response body's `model`), else --model_name. */
+    model_name_or_path: z.string(),
+  }),
 ]);
 export type Step2Output = z.infer<typeof Step2Output>;
 

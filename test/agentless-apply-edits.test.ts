@@ -145,6 +145,35 @@ describe("applyEdits: empty SEARCH", () => {
   });
 });
 
+describe("applyEdits: SEARCH padded with blank lines", () => {
+  it("drops blank lines that open and close SEARCH (and as many blank ones of REPLACE) before matching", () => {
+    // The file has `import os` right above `def f`: a SEARCH padded with a blank line before and after matches nothing as written.
+    const text = "import os\ndef f(x):\n    return x + 1\nprint(f(1))\n";
+    const { result } = applyAndCheck(
+      { "m.py": text },
+      [edit("m.py", ["", "def f(x):", "    return x + 1", "", ""], ["", "def f(x):", "    return x + 2", "", ""])],
+      { "m.py": "import os\ndef f(x):\n    return x + 2\nprint(f(1))\n" },
+    );
+    assert.deepEqual(result.failures, []);
+    assert.deepEqual(result.applied.map((a) => a.match), ["exact"]);
+  });
+
+  it("keeps REPLACE's own lines when it has no blank padding, and the indentation shift of the tolerant match", () => {
+    const text = "class A:\n    def f(self):\n        return 1\n";
+    const { result } = applyAndCheck(
+      { "a.py": text },
+      [edit("a.py", ["", "def f(self):", "    return 1", ""], ["def f(self):", "    return 2", "", "def g(self):", "    return 3"])],
+      { "a.py": "class A:\n    def f(self):\n        return 2\n\n    def g(self):\n        return 3\n" },
+    );
+    assert.deepEqual(result.applied.map((a) => a.match), ["whitespace"]);
+  });
+
+  it("leaves a SEARCH of blank lines only as it is", () => {
+    const result = applyEdits([edit("b.py", ["", ""], ["x = 1"])], new Map([["b.py", "a = 1\n\n\nb = 2\n"]]));
+    assert.deepEqual(result.files.map((f) => f.newText), ["a = 1\nx = 1\nb = 2\n"]);
+  });
+});
+
 describe("applyEdits: paths", () => {
   it("refuses absolute paths and .. segments, reporting each", () => {
     const files = new Map([["a.py", "x = 1\n"]]);
@@ -165,10 +194,29 @@ describe("applyEdits: paths", () => {
       structure,
       [edit("setup.py", ["setup(name='requests')"], ["setup(name='requests', version='1')"]), edit("requests/api.py", ["    pass"], ["    return None"])],
       { "setup.py": "from setuptools import setup\nsetup(name='requests', version='1')\n", "requests/api.py": "def get():\n    return None\n" },
-      { rootFolder: "requests", repoFiles: { "setup.py": structure["requests/setup.py"], "requests/api.py": structure["requests/api.py"] } },
+      { rootFolder: "requests", repoPathOf: (k) => (k === "requests/setup.py" ? "setup.py" : k), repoFiles: { "setup.py": structure["requests/setup.py"], "requests/api.py": structure["requests/api.py"] } },
     );
     assert.deepEqual(result.files.map((f) => [f.path, f.key]), [["requests/api.py", "requests/api.py"], ["setup.py", "requests/setup.py"]]);
     assert.ok(patch.includes("diff --git a/setup.py b/setup.py\n"));
+  });
+
+  it("a file found under the clone folder is named by its real path, not the model's (psf/requests: `### sessions.py`)", () => {
+    // Agentless structures of psf/requests keep the package and the root files in one dict, `requests/`.
+    const structure = { "requests/sessions.py": "def request():\n    pass\n", "requests/setup.py": "setup()\n" };
+    const { result, patch } = applyAndCheck(structure, [edit("sessions.py", ["    pass"], ["    return 1"])], { "requests/sessions.py": "def request():\n    return 1\n" }, { rootFolder: "requests" });
+    assert.deepEqual(result.files.map((f) => [f.path, f.key]), [["requests/sessions.py", "requests/sessions.py"]]);
+    assert.match(patch, /^diff --git a\/requests\/sessions\.py b\/requests\/sessions\.py\n/);
+    assert.doesNotMatch(patch, /a\/sessions\.py/);
+  });
+
+  it("tries each first-level folder (src/ layouts), and reports a path two folders hold instead of guessing", () => {
+    const structure = { "src/flask/config.py": "DEBUG = False\n", "flask/setup.py": "setup()\n", "tests/conftest.py": "A = 1\n", "docs/conftest.py": "A = 1\n" };
+    const { result } = applyAndCheck(structure, [edit("flask/config.py", ["DEBUG = False"], ["DEBUG = True"])], { "src/flask/config.py": "DEBUG = True\n" }, { rootFolder: "flask", folders: ["docs", "flask", "src", "tests"] });
+    assert.deepEqual(result.files.map((f) => f.path), ["src/flask/config.py"]);
+    const amb = applyEdits([edit("conftest.py", ["A = 1"], ["A = 2"])], new Map(Object.entries(structure)), { rootFolder: "flask", folders: ["docs", "flask", "src", "tests"] });
+    assert.deepEqual(amb.failures.map((f) => f.kind), ["ambiguous-path"]);
+    assert.match(amb.failures[0]!.reason, /docs\/conftest\.py or tests\/conftest\.py/);
+    assert.deepEqual(amb.files, []);
   });
 
   it("refuses a file whose structure content is unusable, and one it does not know", () => {

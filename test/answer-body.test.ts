@@ -38,7 +38,7 @@ describe("answer bodies: chat, Responses API, completions", () => {
   it("agentless answers: a Responses answer is text, a cut one is truncated, a refusal is a failure", async () => {
     const byId = await outputs();
     const answer = (id: string) => answerOf(byId.get(id)!);
-    assert.deepEqual(answer("resp-ok"), { ok: true, text: "```\nsrc/calc.py\n```", finishReason: "stop" });
+    assert.deepEqual(answer("resp-ok"), { ok: true, text: "```\nsrc/calc.py\n```", raw: "```\nsrc/calc.py\n```", finishReason: "stop" });
     assert.equal((answer("resp-cut") as { reason: string }).reason, "truncated");
     assert.equal((answer("resp-reasoning-only") as { reason: string }).reason, "truncated");
     assert.equal((answer("resp-filtered") as { reason: string }).reason, "incomplete");

@@ -9,8 +9,8 @@ import type { BatchOutput } from "../../schemas/openai-batch-output.ts";
 import { readAnswerBody } from "../core/answer-body.ts";
 import { splitReasoning } from "./reasoning.ts";
 
-/** The answer text, or a failure reason and detail. */
-export type Answer = { ok: true; text: string; finishReason: string | null } | { ok: false; reason: string; detail: string };
+/** The answer text (reasoning removed) and the whole content as sent (`raw`), or a failure reason and detail. */
+export type Answer = { ok: true; text: string; raw: string; finishReason: string | null } | { ok: false; reason: string; detail: string };
 
 export function answerOf(line: BatchOutput): Answer {
   if (line.response === null) {
@@ -32,5 +32,5 @@ export function answerOf(line: BatchOutput): Answer {
   const split = splitReasoning(content);
   if (split.unclosed) return { ok: false, reason: "truncated", detail: "the answer ends inside an unclosed reasoning block" };
   if (split.answer.trim() === "") return { ok: false, reason: "empty_answer", detail: "nothing is left after the reasoning" };
-  return { ok: true, text: split.answer, finishReason: body.finishReason };
+  return { ok: true, text: split.answer, raw: content, finishReason: body.finishReason };
 }

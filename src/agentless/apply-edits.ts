@@ -3,7 +3,8 @@
  * the edits before it. Pure: contents come in through a `has/get` source (a Map will do) and the
  * edited files come out; nothing is read or written.
  *
- * Matching, line by line (a file's CRLF or LF endings are kept; search lines never carry `\r`):
+ * Matching, line by line (a file's CRLF or LF endings are kept; search lines never carry `\r`), after
+ * the blank lines that open and close SEARCH (and as many blank ones at REPLACE's ends) are dropped:
  * 1. exact: the first place where the SEARCH lines equal consecutive file lines;
  * 2. whitespace: the first place where they are equal once each line is trimmed (a blank SEARCH
  *    line matches only a blank file line). The REPLACE lines are then re-indented by the difference
@@ -15,12 +16,15 @@
  * the last lines leaves the line before them as it was (with its newline).
  *
  * Paths: `./` and `.` segments are dropped; absolute paths and `..` segments are refused. A path
- * not in the source is retried as `<rootFolder>/<path>` (Agentless structures keep root files under
- * the clone folder's name); such a file keeps the model's unprefixed path as its repository path.
+ * not in the source is looked up as resolve-path.ts says: under `rootFolder` (Agentless structures
+ * keep root files under the clone folder's name), without it, then under each of `folders`; two
+ * folders holding it make it ambiguous (reported). Whichever way a file was found, the diff and
+ * `EditedFile.path` name its repository path, `repoPathOf(key)`, never the model's spelling.
  * A file the source knows but whose content is `null` (unusable, e.g. structure text `""` or a
  * non-Python file) is refused. Every edit not applied is reported with its block index and reason.
  */
 import { compareBytes } from "../core/custom-id.ts";
+import { resolvePath } from "./resolve-path.ts";
 import { type SearchReplaceEdit, splitLinesLf } from "./search-replace.ts";
 
 /** Where file contents come from: `has` for known paths, `get` gives the text or `null` when unusable. */
@@ -33,6 +37,8 @@ export interface FileSource {
 export interface ApplyEditsOptions {
   /** The clone folder name under which Agentless structures keep root files (e.g. `requests`). */
   rootFolder?: string;
+  /** First-level folders tried as prefixes after `rootFolder` (a `src/` layout). */
+  folders?: readonly string[];
   /** Whether an empty SEARCH may create a file the source does not know (default true). */
   allowNewFiles?: boolean;
   /** The repository path of a directly found key (default: the key itself); must be one-to-one. */
@@ -50,7 +56,7 @@ export interface AppliedEdit {
 }
 
 /** Why an edit was not applied. */
-export type EditFailureKind = "unsafe-path" | "unknown-file" | "unusable-content" | "new-file-refused" | "no-match" | "empty-edit";
+export type EditFailureKind = "unsafe-path" | "unknown-file" | "ambiguous-path" | "unusable-content" | "new-file-refused" | "no-match" | "empty-edit";
 
 /** One edit not applied: block index, the path as the model wrote it, a kind and a sentence. */
 export interface EditFailure {
@@ -65,7 +71,7 @@ export interface EditFailure {
 export interface EditedFile {
   /** Repository path, as the diff names it. */
   path: string;
-  /** The source key its content came from (differs from `path` after a prefix retry). */
+  /** The source key its content came from (differs from `path` when the key carries the clone folder). */
   key: string;
   oldText: string | null;
   newText: string;
@@ -165,6 +171,26 @@ function reindent(replace: readonly string[], searchIndent: string, fileIndent: 
   });
 }
 
+const isBlank = (line: string) => line.trim() === "";
+
+/**
+ * Drops the blank lines that open and close a SEARCH part (models often pad it), and as many blank
+ * lines from the same ends of REPLACE (only blank ones), so the padding neither blocks a match nor
+ * eats or adds file lines. A SEARCH of blank lines only is left as it is.
+ */
+export function trimBlankEdges(search: string[], replace: string[]): { search: string[]; replace: string[] } {
+  let lead = 0;
+  while (lead < search.length && isBlank(search[lead]!)) lead++;
+  if (lead === search.length) return { search, replace };
+  let trail = 0;
+  while (isBlank(search[search.length - 1 - trail]!)) trail++;
+  let from = 0;
+  while (from < lead && from < replace.length && isBlank(replace[from]!)) from++;
+  let to = replace.length;
+  while (replace.length - to < trail && to > from && isBlank(replace[to - 1]!)) to--;
+  return { search: search.slice(lead, search.length - trail), replace: replace.slice(from, to) };
+}
+
 interface Working {
   path: string;
   key: string;
@@ -189,27 +215,25 @@ export function applyEdits(edits: readonly SearchReplaceEdit[], source: FileSour
       fail(edit, "unsafe-path", norm.reason);
       continue;
     }
-    const search = splitLinesLf(edit.search);
-    const replace = splitLinesLf(edit.replace);
+    const { search, replace } = trimBlankEdges(splitLinesLf(edit.search), splitLinesLf(edit.replace));
     if (search.length === 0 && replace.length === 0) {
       fail(edit, "empty-edit", "SEARCH and REPLACE are both empty");
       continue;
     }
 
-    // Resolve the file: directly, then under the clone folder, then (empty SEARCH only) as a new file.
-    let key: string | undefined;
-    let path = norm.path;
-    if (source.has(norm.path)) {
-      key = norm.path;
-      path = options.repoPathOf ? options.repoPathOf(key) : key;
-    } else if (options.rootFolder && source.has(`${options.rootFolder}/${norm.path}`)) {
-      key = `${options.rootFolder}/${norm.path}`;
+    // Resolve the file (directly, under the clone folder, under a first-level folder), then (empty SEARCH only) as a new file.
+    const found = resolvePath(norm.path, (k) => source.has(k), { topFolder: options.rootFolder, folders: options.folders });
+    if (!found.ok && found.reason === "ambiguous") {
+      fail(edit, "ambiguous-path", `${norm.path} could be ${found.candidates.join(" or ")}; not guessed`);
+      continue;
     }
+    const key = found.ok ? found.key : undefined;
+    const path = key === undefined ? norm.path : options.repoPathOf ? options.repoPathOf(key) : key;
     let work = key === undefined ? byKey.get(norm.path) : byKey.get(key);
     if (!work) {
       if (key === undefined) {
         if (search.length > 0) {
-          fail(edit, "unknown-file", `${norm.path} is not in the repository structure${options.rootFolder ? ` (nor as ${options.rootFolder}/${norm.path})` : ""}`);
+          fail(edit, "unknown-file", `${norm.path} is not in the repository structure${options.rootFolder ? ` (nor as ${options.rootFolder}/${norm.path})` : ""}${options.folders?.length ? ` nor under ${options.folders.join(", ")}` : ""}`);
           continue;
         }
         if (!allowNew) {

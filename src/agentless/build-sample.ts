@@ -3,10 +3,11 @@
  * thread: parse SEARCH/REPLACE edits, apply them to the files they name, and build the git diff
  * (bugfixer) or the reproduce_bug.py new-file diff (testwriter).
  */
-import { applyEdits } from "./apply-edits.ts";
+import { applyEdits, normalizeEditPath } from "./apply-edits.ts";
 import { buildGitDiff } from "./git-diff.ts";
 import { isTestPath } from "./repo-structure.ts";
 import { makeReproductionTest } from "./reproduction-test.ts";
+import { candidatePaths } from "./resolve-path.ts";
 import { parseSearchReplace } from "./search-replace.ts";
 
 /** One job: the answer, the files its edits may touch (structure key -> text, null when unusable) and their repository paths. */
@@ -16,6 +17,8 @@ export interface SampleJob {
   files: Record<string, string | null>;
   repoPaths: Record<string, string>;
   topFolder?: string;
+  /** First-level folders of the structure, tried as path prefixes after the clone folder. */
+  folders?: string[];
   /** Every Python file's repository path (testwriter: to resolve imports). */
   allRepoPaths?: string[];
   /** Testwriter: the test file (structure key) step 1 chose, when known. */
@@ -25,18 +28,13 @@ export interface SampleJob {
 /** The result: patch data, or a failure reason with detail; `notes` list edits not applied. */
 export type SampleResult =
   | { ok: true; role: "bugfixer"; patch: string; files: { path: string; oldText: string; newText: string }[]; notes: string[] }
-  | { ok: true; role: "testwriter"; patch: string; rawPatch: string; testFuncName: string | null; original: string; notes: string[] }
+  | { ok: true; role: "testwriter"; patch: string; script: string; testFuncName: string | null; testKey: string; original: string; edited: string; notes: string[] }
   | { ok: false; reason: string; detail: string; notes: string[] };
 
-/** The structure keys an edit path may resolve to (as apply-edits tries them). */
-export function candidateKeys(path: string, topFolder: string | undefined): string[] {
-  const clean = path.trim().replace(/^\.\//, "");
-  const keys = [clean];
-  if (topFolder) {
-    keys.push(`${topFolder}/${clean}`);
-    if (clean.startsWith(`${topFolder}/`)) keys.push(clean.slice(topFolder.length + 1));
-  }
-  return keys;
+/** The structure keys an edit path may resolve to (as apply-edits tries them, resolve-path.ts). */
+export function candidateKeys(path: string, topFolder: string | undefined, folders: readonly string[] = []): string[] {
+  const norm = normalizeEditPath(path);
+  return norm.ok ? candidatePaths(norm.path, { topFolder, folders }) : [];
 }
 
 export function buildSample(job: SampleJob): SampleResult {
@@ -46,6 +44,7 @@ export function buildSample(job: SampleJob): SampleResult {
   const source = { has: (k: string) => Object.hasOwn(job.files, k), get: (k: string) => (Object.hasOwn(job.files, k) ? job.files[k] : undefined) };
   const result = applyEdits(parsed.edits, source, {
     ...(job.topFolder ? { rootFolder: job.topFolder } : {}),
+    ...(job.folders ? { folders: job.folders } : {}),
     allowNewFiles: job.role === "testwriter",
     repoPathOf: (key) => job.repoPaths[key] ?? key,
   });
@@ -60,11 +59,12 @@ export function buildSample(job: SampleJob): SampleResult {
     const patch = buildGitDiff(changed.map((f) => ({ path: f.path, oldText: f.oldText, newText: f.newText })));
     return { ok: true, role: "bugfixer", patch, files: changed.map((f) => ({ path: f.path, oldText: f.oldText ?? "", newText: f.newText })), notes };
   }
-  const test = (job.testFile ? changed.find((f) => f.key === job.testFile) : undefined) ?? changed.find((f) => isTestPath(f.path)) ?? changed[0]!;
+  // The test file step 1 chose, else an edited test file; a non-test source file never becomes the test.
+  const test = (job.testFile ? changed.find((f) => f.key === job.testFile) : undefined) ?? changed.find((f) => isTestPath(f.path));
+  if (!test) return { ok: false, reason: "no_test_edit", detail: `no edit changed a test file (edited: ${changed.map((f) => f.path).join(", ")})`, notes };
   for (const f of changed) if (f !== test) notes.push(`${f.path}: edited too, but only the test file becomes reproduce_bug.py`);
   const known = new Set(job.allRepoPaths ?? []);
   const repro = makeReproductionTest({ content: test.newText, path: test.path, oldContent: test.oldText, hasFile: (p) => known.has(p) });
   notes.push(...repro.warnings);
-  const rawPatch = buildGitDiff([{ path: test.path, oldText: test.oldText, newText: test.newText }]);
-  return { ok: true, role: "testwriter", patch: repro.patch, rawPatch, testFuncName: repro.testFuncName, original: test.oldText ?? "", notes };
+  return { ok: true, role: "testwriter", patch: repro.patch, script: repro.script, testFuncName: repro.testFuncName, testKey: test.key, original: test.oldText ?? "", edited: test.newText, notes };
 }

@@ -40,6 +40,7 @@ import { type PythonFileNode, RepoStructureFile } from "../../schemas/repo-struc
 import { compareBytes } from "../core/custom-id.ts";
 import { BatchlineError, type Issue } from "../core/errors.ts";
 import { flattenIssues } from "../core/stage.ts";
+import { type PathResolution, resolvePath } from "./resolve-path.ts";
 
 /** Why a structure could not be had; stages write it as the `reason` of a failure record. */
 export type StructureErrorReason = "structure_not_found" | "structure_invalid";
@@ -225,6 +226,8 @@ export class RepoStructure {
   readonly #files: Map<string, PythonFileNode>;
   /** Direct children of the top folder that are root files. */
   readonly #rootFiles: ReadonlySet<string>;
+  /** First-level folders that hold something, in byte order. */
+  readonly #folders: string[];
 
   constructor(file: RepoStructureFile, options: { topFolder?: string } = {}) {
     this.instanceId = file.instance_id;
@@ -241,6 +244,7 @@ export class RepoStructure {
       if (!looksLikePackage) rootFiles = Object.keys(top);
     }
     this.#rootFiles = new Set(rootFiles);
+    this.#folders = Object.keys(file.structure).filter((k) => k !== ".git" && isNonEmptyDir(file.structure[k])).sort(compareBytes);
   }
 
   /** Checks the top level of a parsed structure file; throws `StructureFileError` naming the file. */
@@ -285,23 +289,25 @@ export class RepoStructure {
     return this.#files.get(path);
   }
 
+  /** First-level folders of the structure that hold something (`src`, `tests`, the clone folder), in byte order. */
+  folders(): string[] {
+    return [...this.#folders];
+  }
+
   /**
-   * The structure path of a Python file a model named (`cleanModelPath` first): the path itself,
-   * else `<top>/<path>`, else the path without a leading `<top>/`; undefined when none exists.
+   * Where a path a model named is (`cleanModelPath` first, then the rules of resolve-path.ts: the
+   * path, `<top>/<path>`, the path without `<top>/`, each first-level folder as a prefix).
    */
-  resolve(raw: string): string | undefined {
+  locate(raw: string): PathResolution {
     const path = cleanModelPath(raw);
-    if (path === undefined) return undefined;
-    if (this.#files.has(path)) return path;
-    const top = this.topFolder;
-    if (top === undefined) return undefined;
-    const prefixed = `${top}/${path}`;
-    if (this.#files.has(prefixed)) return prefixed;
-    if (path.startsWith(`${top}/`)) {
-      const bare = path.slice(top.length + 1);
-      if (this.#files.has(bare)) return bare;
-    }
-    return undefined;
+    if (path === undefined) return { ok: false, reason: "not_found" };
+    return resolvePath(path, (k) => this.#files.has(k), { topFolder: this.topFolder, folders: this.#folders });
+  }
+
+  /** The structure path of a Python file a model named (see `locate`); undefined when there is none or it is ambiguous. */
+  resolve(raw: string): string | undefined {
+    const found = this.locate(raw);
+    return found.ok ? found.key : undefined;
   }
 
   /** The repository path of a structure path, as `git apply` at base_commit needs it (rule in the file header). */

@@ -1,7 +1,8 @@
 /**
  * The proc_step2 sink: lays out --save_dir the way Agentless's scripts and the SWE-bench harness
  * read it. Per custom_id `samples/<custom_id>.jsonl`; per pass `output_<pass>_processed.jsonl`
- * (bugfixer) or `output_<pass>_processed_reproduction_test.jsonl` (testwriter), merged by
+ * (bugfixer: one record per instance, failures as empty patches) or
+ * `output_<pass>_processed_reproduction_test.jsonl` (testwriter: successes only), merged by
  * instance_id; bugfixer `preds_<pass>.jsonl` ({instance_id, model_name_or_path, model_patch});
  * `failures.jsonl` merged by (stage, custom_id). Processing a range merges into these files:
  * other ranges' results stay, nothing is duplicated, a patch is never replaced by an empty one,
@@ -30,10 +31,8 @@ export function processedName(role: Role, pass: number): string {
   return role === "bugfixer" ? `output_${pass}_processed.jsonl` : `output_${pass}_processed_reproduction_test.jsonl`;
 }
 
-function emptySample(role: Role, instanceId: string, model: string): Record<string, unknown> {
-  return role === "bugfixer"
-    ? { model_name_or_path: model, instance_id: instanceId, model_patch: "", raw_model_patch: "", original_file_content: [], edited_files: [], new_file_content: [] }
-    : { model_name_or_path: model, instance_id: instanceId, test_patch: "", raw_test_patch: "", test_func_name: null, original_file_content: "" };
+function emptySample(instanceId: string, model: string): Record<string, unknown> {
+  return { model_name_or_path: model, instance_id: instanceId, model_patch: "", raw_model_patch: "", original_file_content: [], edited_files: [], new_file_content: [] };
 }
 
 const SAMPLE_BATCH = 32;
@@ -67,14 +66,15 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
         summary.samples++;
         succeeded.add(out.custom_id);
         await writeChunks(file.stream, [JSON.stringify(out.sample) + "\n"]);
-        const record = { custom_id: out.custom_id, ...out.sample, raw_output: out.raw_output, notes: out.notes };
-        samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), JSON.stringify(record) + "\n");
+        samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), JSON.stringify(out.record) + "\n");
       } else {
         const f = out.failure;
         summary.failures++;
         summary.byReason[f.reason] = (summary.byReason[f.reason] ?? 0) + 1;
         failures.push(f);
-        await writeChunks(file.stream, [JSON.stringify(emptySample(role, f.instance_id, model)) + "\n"]);
+        // Agentless's repair files hold one record per instance, an empty patch included (rerank counts
+        // it); its reproduction-test runner takes every record as a test to run, so failures stay out.
+        if (role === "bugfixer") await writeChunks(file.stream, [JSON.stringify(emptySample(f.instance_id, out.model_name_or_path || model)) + "\n"]);
         samples.set(join(saveDir, "samples", `${f.custom_id}.jsonl`), JSON.stringify({ ...f, raw_output: out.raw_output }) + "\n");
       }
       if (samples.size >= SAMPLE_BATCH) await flushSamples();

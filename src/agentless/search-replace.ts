@@ -157,3 +157,13 @@ export function parseSearchReplace(answer: string): ParsedEdits {
   }
   return { edits, problems };
 }
+
+/**
+ * The SEARCH/REPLACE text of an answer (reasoning already removed), as Agentless-style tools keep
+ * it in `raw_model_patch` / `search_replace_text`: its fenced blocks (fences included) joined by
+ * `\n`, or the whole answer when it has no complete fence.
+ */
+export function searchReplaceText(answer: string): string {
+  const blocks = answer.match(/```[\s\S]*?```/g);
+  return blocks ? blocks.join("\n") : answer;
+}

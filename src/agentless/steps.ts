@@ -11,10 +11,12 @@ import type { SweBenchRow } from "../../schemas/swe-bench-row.ts";
 import { formatCustomId, parseCustomId } from "../core/custom-id.ts";
 import { answerOf } from "./answers.ts";
 import { type SampleJob, type SampleResult, candidateKeys } from "./build-sample.ts";
-import { localizeFiles } from "./localize.ts";
+import { chooseTestFile, localize } from "./localize.ts";
+import type { Step1Choice } from "./step1-choices.ts";
 import { LOCALIZE_BUGFIX, LOCALIZE_TESTWRITE, REPAIR, REPRODUCE, fillTemplate, renderFiles } from "./prompts.ts";
 import { type RepoStructure, type RepoStructureLoader, StructureError, isTestPath } from "./repo-structure.ts";
-import { parseSearchReplace } from "./search-replace.ts";
+import { parseSearchReplace, searchReplaceText } from "./search-replace.ts";
+import { goldResults } from "./gold-results.ts";
 import { mapOrdered } from "../internal/worker-pool.ts";
 
 export type Role = "bugfixer" | "testwriter";
@@ -24,8 +26,8 @@ export interface AgentlessSide {
   dataset: Map<string, SweBenchRow>;
   structures: RepoStructureLoader;
   promptTemplate?: string;
-  /** Testwriter proc_step2: custom_id -> files step 1 found (from --step1_file). */
-  step1Files?: Map<string, string[]>;
+  /** Testwriter proc_step2: custom_id -> the test file step 1 chose, or why it chose none (from --step1_file). */
+  step1Choices?: Map<string, Step1Choice>;
   build: (job: SampleJob) => Promise<SampleResult>;
 }
 
@@ -40,9 +42,14 @@ function problemStatement(row: SweBenchRow, options: AgentlessOptions): string {
   return options.convertCrlf ? text.replace(/\r\n/g, "\n") : text;
 }
 
-/** The request body both roles send; the testwriter samples pass 0 greedily when passk > 1. */
-function requestBody(role: Role, content: string, pass: number, options: AgentlessOptions): BatchRequest["body"] {
-  const temperature = role === "testwriter" && options.passk > 1 && pass === 0 ? 0 : options.temp;
+/**
+ * The request body both roles send. The testwriter samples `__pass0` greedily (temperature 0) and
+ * every other pass, and a bare id (passk 1), at --temp; the pass is read from the custom_id, so
+ * proc_step1_gen_step2 needs no --passk to get it right.
+ */
+function requestBody(role: Role, content: string, customId: string, options: AgentlessOptions): BatchRequest["body"] {
+  const id = parseCustomId(customId);
+  const temperature = role === "testwriter" && id.hasPass && id.pass === 0 ? 0 : options.temp;
   return {
     model: options.modelName,
     messages: [{ role: "user", content }],
@@ -80,14 +87,14 @@ export function genStep1(role: Role) {
         }
         const template = side.promptTemplate ?? (role === "bugfixer" ? LOCALIZE_BUGFIX : LOCALIZE_TESTWRITE);
         const content = fillTemplate(template, { problem_statement: problemStatement(row, options), structure: loaded.structure.tree({ includeTests: role === "testwriter" }) });
-        yield request(customId, requestBody(role, content, pass, options));
+        yield request(customId, requestBody(role, content, customId, options));
       }
     }
   };
 }
 
 /** Reads the common parts of a step output line: ids, dataset row, answer, structure. */
-async function prepare(line: BatchOutput, side: AgentlessSide, stage: string): Promise<{ ok: true; customId: string; instanceId: string; pass: number; row: SweBenchRow; answer: string; structure: RepoStructure } | { ok: false; failure: AgentlessFailure; pass: number; answer: string | null }> {
+async function prepare(line: BatchOutput, side: AgentlessSide, stage: string): Promise<{ ok: true; customId: string; instanceId: string; pass: number; row: SweBenchRow; answer: string; raw: string; structure: RepoStructure } | { ok: false; failure: AgentlessFailure; pass: number; answer: string | null }> {
   const { instanceId, pass } = parseCustomId(line.custom_id);
   const fail = (reason: string, detail: string, answer: string | null = null) => ({ ok: false as const, pass, answer, failure: failure(line.custom_id, instanceId, stage, reason, detail) });
   const row = side.dataset.get(instanceId);
@@ -95,8 +102,8 @@ async function prepare(line: BatchOutput, side: AgentlessSide, stage: string): P
   const answer = answerOf(line);
   if (!answer.ok) return fail(answer.reason, answer.detail);
   const loaded = await loadStructure(side, instanceId);
-  if (!loaded.ok) return fail(loaded.reason, loaded.detail, answer.text);
-  return { ok: true, customId: line.custom_id, instanceId, pass, row, answer: answer.text, structure: loaded.structure };
+  if (!loaded.ok) return fail(loaded.reason, loaded.detail, answer.raw);
+  return { ok: true, customId: line.custom_id, instanceId, pass, row, answer: answer.text, raw: answer.raw, structure: loaded.structure };
 }
 
 /** proc_step1_gen_step2: the files step 1 found -> a repair (bugfixer) or reproduction-test (testwriter) request. */
@@ -110,16 +117,17 @@ export function procStep1GenStep2(role: Role) {
         yield { kind: "failure", failure: p.failure };
         continue;
       }
-      const found = localizeFiles(p.answer, p.structure);
+      const { files: found, ambiguous } = localize(p.answer, p.structure);
       if (found.length === 0) {
-        yield { kind: "failure", failure: failure(p.customId, p.instanceId, stage, "no_file_found", `no path in the answer is a Python file of the repository: ${JSON.stringify(p.answer.slice(0, 300))}`) };
+        const why = ambiguous.length > 0 ? `; ambiguous: ${ambiguous.map((a) => `${a.path} (${a.candidates.join(" or ")})`).join(", ")}` : "";
+        yield { kind: "failure", failure: failure(p.customId, p.instanceId, stage, "no_file_found", `no path in the answer is a Python file of the repository${why}: ${JSON.stringify(p.answer.slice(0, 300))}`) };
         continue;
       }
       const usable = found.map((path) => ({ path, text: p.structure.get(path) })).filter((f): f is { path: string; text: string } => typeof f.text === "string");
       let shown = usable;
       let file = "";
       if (role === "testwriter") {
-        const test = found.find((f) => isTestPath(f) && typeof p.structure.get(f) === "string");
+        const test = chooseTestFile(found, p.structure);
         if (!test) {
           yield { kind: "failure", failure: failure(p.customId, p.instanceId, stage, "no_test_file", `none of the files found is a usable test file: ${found.join(", ")}`) };
           continue;
@@ -133,7 +141,7 @@ export function procStep1GenStep2(role: Role) {
       }
       const template = side.promptTemplate ?? (role === "bugfixer" ? REPAIR : REPRODUCE);
       const content = fillTemplate(template, { problem_statement: problemStatement(p.row, options), content: renderFiles(shown), file });
-      yield request(p.customId, requestBody(role, content, p.pass, options));
+      yield request(p.customId, requestBody(role, content, p.customId, options));
     }
   };
 }
@@ -146,47 +154,80 @@ export function procStep2(role: Role, window: (options: AgentlessOptions) => num
   };
 }
 
+/** Code in a ```python fence, as Agentless's reproduction-test scripts read `raw_test_patch`. */
+function fencedPython(code: string): string {
+  return `\`\`\`python\n${code}${code.endsWith("\n") || code === "" ? "" : "\n"}\`\`\``;
+}
+
+/** The model that wrote an answer: the response body's `model`, else --model_name. */
+function answeringModel(line: BatchOutput, options: AgentlessOptions): string {
+  const model = (line.response?.body as { model?: unknown } | null | undefined)?.model;
+  return typeof model === "string" && model !== "" ? model : options.modelName;
+}
+
 async function processOne(role: Role, line: BatchOutput, options: AgentlessOptions, side: AgentlessSide): Promise<Step2Output> {
   const stage = STAGE_NAMES.proc;
+  const model = answeringModel(line, options);
   const p = await prepare(line, side, stage);
-  if (!p.ok) return { kind: "failure", pass: p.pass, failure: p.failure, raw_output: p.answer };
+  const fail = (f: AgentlessFailure, raw: string | null): Step2Output => ({ kind: "failure", pass: p.pass, failure: f, raw_output: raw, model_name_or_path: model });
+  if (!p.ok) return fail(p.failure, p.answer);
   // Only the files the edits name travel to the worker, not the whole structure.
   const files: Record<string, string | null> = {};
   const repoPaths: Record<string, string> = {};
+  const folders = p.structure.folders();
   for (const edit of parseSearchReplace(p.answer).edits) {
-    for (const key of candidateKeys(edit.path, p.structure.topFolder)) {
+    for (const key of candidateKeys(edit.path, p.structure.topFolder, folders)) {
       if (!p.structure.has(key) || Object.hasOwn(files, key)) continue;
       files[key] = p.structure.get(key) ?? null;
       repoPaths[key] = p.structure.repoPath(key);
     }
   }
-  const job: SampleJob = { role, answer: p.answer, files, repoPaths, ...(p.structure.topFolder ? { topFolder: p.structure.topFolder } : {}) };
+  const job: SampleJob = { role, answer: p.answer, files, repoPaths, folders, ...(p.structure.topFolder ? { topFolder: p.structure.topFolder } : {}) };
+  const { customId, instanceId, pass } = p;
+  let modelFoundFiles: string[] = [];
   if (role === "testwriter") {
+    // With the step-1 output at hand, its decision stands: no test file there, no reproduction test here.
+    if (side.step1Choices) {
+      const chosen = side.step1Choices.get(customId);
+      if (!chosen) return fail(failure(customId, instanceId, stage, "not_in_step1", `${customId} is not in the step-1 output (--step1_file)`), p.raw);
+      if (!chosen.ok) return fail(failure(customId, instanceId, stage, chosen.reason, chosen.detail), p.raw);
+      job.testFile = chosen.testFile;
+      modelFoundFiles = chosen.modelFoundFiles;
+    }
     job.allRepoPaths = p.structure.pythonFiles().map((k) => p.structure.repoPath(k));
-    const chosen = side.step1Files?.get(p.customId)?.find((f) => isTestPath(f));
-    if (chosen) job.testFile = chosen;
   }
   const r = await side.build(job);
-  const { customId, instanceId, pass, answer } = p;
-  if (!r.ok) return { kind: "failure", pass, failure: failure(customId, instanceId, stage, r.reason, r.detail), raw_output: answer };
+  if (!r.ok) return fail(failure(customId, instanceId, stage, r.reason, r.detail), p.raw);
+  const srText = searchReplaceText(p.answer);
   if (r.role === "bugfixer") {
-    return {
-      kind: "sample",
+    const sample = { model_name_or_path: model, instance_id: instanceId, model_patch: r.patch, raw_model_patch: srText, original_file_content: r.files.map((f) => f.oldText), edited_files: r.files.map((f) => f.path), new_file_content: r.files.map((f) => f.newText) };
+    const gold = p.row.patch;
+    const record = {
       custom_id: customId,
-      pass,
-      role,
-      sample: { model_name_or_path: options.modelName, instance_id: instanceId, model_patch: r.patch, raw_model_patch: r.patch, original_file_content: r.files.map((f) => f.oldText), edited_files: r.files.map((f) => f.path), new_file_content: r.files.map((f) => f.newText) },
-      raw_output: answer,
+      instance_id: instanceId,
+      model_patch: r.patch,
+      search_replace_text: srText,
+      raw_output: p.raw,
+      ...(typeof gold === "string" ? { gt_results: goldResults(instanceId, gold, p.structure) } : {}),
+      model_name_or_path: model,
+      raw_model_patch: srText,
+      edited_files: sample.edited_files,
+      original_file_content: sample.original_file_content,
+      new_file_content: sample.new_file_content,
       notes: r.notes,
     };
+    return { kind: "sample", custom_id: customId, pass, role, sample, record };
   }
-  return {
-    kind: "sample",
+  const sample = { model_name_or_path: model, instance_id: instanceId, test_patch: r.patch, raw_test_patch: fencedPython(r.script), test_func_name: r.testFuncName, original_file_content: r.original };
+  const record = {
     custom_id: customId,
-    pass,
-    role,
-    sample: { model_name_or_path: options.modelName, instance_id: instanceId, test_patch: r.patch, raw_test_patch: r.rawPatch, test_func_name: r.testFuncName, original_file_content: r.original },
-    raw_output: answer,
+    raw_answer: p.raw,
+    search_replace_text: srText,
+    model_found_files: modelFoundFiles,
+    found_files: [r.testKey],
+    file_contentes_dict: { [r.testKey]: { old_content: r.original, new_content: r.edited } },
+    ...sample, // instance_id among them
     notes: r.notes,
   };
+  return { kind: "sample", custom_id: customId, pass, role, sample, record };
 }

@@ -18,7 +18,7 @@ import { registerDemo } from "./commands/demo.ts";
 import { registerDemux } from "./commands/demux.ts";
 import { registerMerge } from "./commands/merge.ts";
 import { registerRetry } from "./commands/retry.ts";
-import { registerPipeline } from "./commands/pipeline.ts";
+import { printPipelineHelp, registerPipeline } from "./commands/pipeline.ts";
 import { registerPlan } from "./commands/plan.ts";
 import { registerSchema } from "./commands/schema.ts";
 import { registerServe } from "./commands/serve.ts";
@@ -26,6 +26,7 @@ import { registerSubmit } from "./commands/submit.ts";
 import { registerSlice } from "./commands/slice.ts";
 import { printStageHelp, registerStageCommands } from "./commands/stage.ts";
 import { registerValidate } from "./commands/validate.ts";
+import { knownOptions, refuseMissingValues, refuseUnknownOptions } from "./known-options.ts";
 import { normalizeOptions } from "./options.ts";
 import { shutdown } from "./shutdown.ts";
 import { routeSubcommands } from "./subcommands.ts";
@@ -62,6 +63,7 @@ function buildCli() {
     OPENAI_BASE_URL: process.env.OPENAI_BASE_URL,
     ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY,
     ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL,
+    ANTHROPIC_VERSION: process.env.ANTHROPIC_VERSION,
   });
   registerAgentlessStructure(cli);
   registerAgentlessVote(cli);
@@ -93,6 +95,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS]);
     if ((argv.includes("--help") || argv.includes("-h")) && (await printStageHelp(argv, OWN_COMMAND_PIPELINES))) return 0;
+    if (await printPipelineHelp(argv)) return 0;
     const cli = buildCli();
     // cac's parser reads a bare `-` as a flag; hide it and put it back after parsing.
     cli.parse(["node", "batchline", ...argv.map((a) => (a === "-" ? STDIO_TOKEN : a))], { run: false });
@@ -103,6 +106,10 @@ export async function main(argv: string[]): Promise<number> {
       cli.outputHelp();
       return 0;
     }
+    refuseUnknownOptions(argv, await knownOptions(cli.matchedCommand, cli.globalCommand, cli.args, normalizeOptions(cli.options, argv)));
+    refuseMissingValues(argv, cli.matchedCommand);
+    // Checked above under every spelling; cac's own check knows only its spelling (`step1-file`).
+    cli.matchedCommand.config.allowUnknownOptions = true;
     cli.options = Object.fromEntries(Object.entries(normalizeOptions(cli.options, argv)).map(([k, v]) => [k, restoreDash(v)])) as typeof cli.options;
     await cli.runMatchedCommand();
     return 0;

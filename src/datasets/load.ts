@@ -74,7 +74,7 @@ export function parseDatasetSpec(spec: string): DatasetSpec {
   return { kind: "hub", dataset: spec };
 }
 
-/** Streams the rows of a dataset (hub id or local path) in file order, each checked and located. */
+/** Streams the rows of a dataset (hub id or local path) in file order, each checked and located; a row repeating an earlier row's id is a bad row naming both. */
 export function loadDataset(spec: string, options?: LoadDatasetOptions<SweBenchRow>): AsyncGenerator<DatasetRecord<SweBenchRow>>;
 export function loadDataset<T>(spec: string, options: LoadDatasetOptions<T> & { schema: z.ZodType<T> }): AsyncGenerator<DatasetRecord<T>>;
 export async function* loadDataset<T>(spec: string, options: LoadDatasetOptions<T> = {}): AsyncGenerator<DatasetRecord<T>> {
@@ -87,8 +87,15 @@ export async function* loadDataset<T>(spec: string, options: LoadDatasetOptions<
     parsed.kind === "local"
       ? readLocal(parsed.path, parsed.format, required)
       : readHub(parsed.dataset, options, required);
+  const seen = new Map<string, DatasetLocation>(); // ids only: a repeated id is refused where it is made
   for await (const record of raw) {
-    const checked = checkRow(record, schema, schemaName, idField);
+    let checked = checkRow(record, schema, schemaName, idField);
+    if (!(checked instanceof DatasetRowError)) {
+      const id = checked.at.instanceId;
+      const first = id === undefined ? undefined : seen.get(id);
+      if (first) checked = new DatasetRowError(checked.at, duplicateReason(idField, first));
+      else if (id !== undefined) seen.set(id, checked.at);
+    }
     if (checked instanceof DatasetRowError) {
       if (!options.onBadRow) throw checked;
       options.onBadRow(checked);
@@ -124,6 +131,10 @@ export function checkRow<T>(record: RawRecord, schema: z.ZodType<T>, schemaName:
   return new DatasetRowError(at, parts.join("; "), { missing, issues });
 }
 
+function duplicateReason(idField: string, first: DatasetLocation): string {
+  return `duplicate ${idField} (first seen at ${first.file}${first.line !== undefined ? `:${first.line}` : ""}${first.row !== undefined ? ` row ${first.row}` : ""})`;
+}
+
 /** Maps each row's id (`instance_id` by default) to its row; a repeated or missing id throws, naming both rows. */
 export async function indexById<T>(records: AsyncIterable<DatasetRecord<T>> | Iterable<DatasetRecord<T>>, options: { idField?: string } = {}): Promise<Map<string, T>> {
   const idField = options.idField ?? "instance_id";
@@ -134,7 +145,7 @@ export async function indexById<T>(records: AsyncIterable<DatasetRecord<T>> | It
     if (typeof id !== "string" || id === "") throw new DatasetRowError(record.at, `no ${idField} to index by`);
     const first = seen.get(id);
     if (first) {
-      throw new DatasetRowError(record.at, `duplicate ${idField} (first seen at ${first.file}${first.line !== undefined ? `:${first.line}` : ""}${first.row !== undefined ? ` row ${first.row}` : ""})`);
+      throw new DatasetRowError(record.at, duplicateReason(idField, first));
     }
     seen.set(id, record.at);
     index.set(id, record.value);

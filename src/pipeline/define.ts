@@ -58,6 +58,10 @@ export function pipelineSchema(definition: PipelineDefinition) {
 /** Parses raw options (camelCase keys, values as typed) into the engine's and the definition's; a UsageError names every bad option. */
 export function parsePipelineOptions(definition: PipelineDefinition, raw: Record<string, unknown>): { run: PipelineRunOptions; options: Record<string, unknown> } {
   const given = Object.fromEntries(Object.entries(raw).filter(([, v]) => v !== undefined));
+  if (definition.engineDefaults) {
+    const own = definition.options.safeParse(Object.fromEntries(Object.entries(given).filter(([k]) => Object.hasOwn(definition.options.shape, k))));
+    if (own.success) for (const [k, v] of Object.entries(definition.engineDefaults(own.data))) if (given[k] === undefined && v !== undefined) given[k] = v;
+  }
   const result = pipelineSchema(definition).safeParse(given);
   if (!result.success) {
     const detail = result.error.issues
@@ -81,8 +85,10 @@ export function parsePipelineOptions(definition: PipelineDefinition, raw: Record
 export function optionRows(definition: PipelineDefinition): { own: [string, string][]; engine: [string, string][] } {
   const rows = (shape: Record<string, z.ZodType>) =>
     Object.entries(shape).map(([key, schema]): [string, string] => {
-      const isBool = schema.safeParse(true).success && !schema.safeParse("x").success;
-      return [`--${kebab(key)}${isBool ? "" : " <value>"}`, schema.description ?? ""];
+      const isBool = schema.safeParse(true).data === true;
+      const fallback = schema.safeParse(undefined);
+      const shown = fallback.success && fallback.data !== undefined && !(schema.description ?? "").includes("default") ? ` (default ${String(fallback.data)})` : "";
+      return [`--${kebab(key)}${isBool ? "" : " <value>"}`, `${schema.description ?? ""}${shown}`];
     });
   return { own: rows(definition.options.shape as Record<string, z.ZodType>), engine: rows(PipelineRunOptions.shape as Record<string, z.ZodType>) };
 }

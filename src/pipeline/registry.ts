@@ -7,7 +7,11 @@ import type { PipelineDefinition } from "./types.ts";
 
 type PipelineModule = { default: PipelineDefinition };
 
-export const PIPELINES: Record<string, () => Promise<PipelineModule>> = {};
+export const PIPELINES: Record<string, () => Promise<PipelineModule>> = {
+  "agentless-bugfixer": () => import("../agentless/agentless-bugfixer.ts"),
+  "agentless-testwriter": () => import("../agentless/agentless-testwriter.ts"),
+  "swe-testgen": () => import("../swe-testgen/swe-testgen.ts"),
+};
 
 /** The definition named `name`; a UsageError listing the pipelines when there is none. */
 export async function loadPipeline(name: string): Promise<PipelineDefinition> {

@@ -115,6 +115,11 @@ export interface PipelineDefinition<Schema extends z.ZodObject = z.ZodObject> {
   preflight?(ctx: { options: z.infer<Schema>; run: PipelineRunOptions; env: PipelineEnv; workdir: string }): Promise<void>;
   /** An example command for help. */
   example?: string;
+  /**
+   * Engine options that follow from the definition's own when not given (swe-testgen: the workdir
+   * is `<output>/<run-id>`, `--start-from` is `--start-from-phase`). Gets the parsed own options.
+   */
+  engineDefaults?(options: z.infer<Schema>): Partial<Record<"workdir" | "startFrom", string | undefined>>;
 }
 
 /** What `runPipeline` takes besides the options: the environment, where log lines go, an abort signal. */

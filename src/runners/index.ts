@@ -13,10 +13,13 @@ export interface AnyRunnerOptions extends LocalRunnerOptions {
   imageTemplate?: string;
   /** docker: image for `files` workspaces (no repo). */
   filesImage?: string;
+  /** docker: seconds allowed for each docker CLI call other than the job's command (default 900). */
+  dockerTimeoutSeconds?: number;
 }
 
 export const RUNNERS = {
   local: async (o: AnyRunnerOptions): Promise<Runner> => (await import("./local.ts")).default(o),
+  docker: async (o: AnyRunnerOptions): Promise<Runner> => (await import("./docker.ts")).default(o),
 } satisfies Record<string, (options: AnyRunnerOptions) => Promise<Runner>>;
 
 export type RunnerName = keyof typeof RUNNERS;

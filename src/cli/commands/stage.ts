@@ -10,6 +10,7 @@ import { readJsonl, toJsonl, joinLines } from "../../core/jsonl.ts";
 import { type SkippedRecord, type Stage, runStage } from "../../core/stage.ts";
 import { STAGES, loadStage, stagePipelines } from "../../../stages/index.ts";
 import { openInput, writeOutput } from "../io.ts";
+import { acceptOptions } from "../known-options.ts";
 import { stringOption } from "../options.ts";
 import { SkipLog } from "./common.ts";
 
@@ -93,20 +94,28 @@ async function runStageCommand(pipeline: string, words: string[], options: Recor
   log.summary(stage.name);
 }
 
+/** The options of the stage that `words` name (none when they name no stage: the action says so). */
+async function stageOptionNames(pipeline: string, words: readonly string[], stageFlag: string | undefined): Promise<string[]> {
+  const stage = resolveStageName(pipeline, [...words.flat()], stageFlag);
+  const options = stage ? (await loadStage(stage.name))!.options : undefined;
+  return options instanceof z.ZodObject ? Object.keys(options.shape) : [];
+}
+
 /** Registers one command per pipeline that has stages (e.g. `requests`). */
 export function registerStageCommands(cli: CAC, own: readonly string[] = []): void {
   for (const pipeline of stagePipelines()) {
     if (own.includes(pipeline)) continue; // pipelines with a command of their own (side inputs, sinks)
     const names = stagesOf(pipeline).map((n) => n.slice(pipeline.length + 1));
-    cli
+    const command = cli
       .command(`${pipeline} [...stage]`, `Run a ${pipeline} stage: ${names.join(", ")} (see batchline ${pipeline} <stage> --help)`)
       .option("-i, --input, --input-file <path>", "Input JSONL file, or - for stdin (default: -)")
       .option("-o, --output, --output-file <path>", "Output JSONL file, or - for stdout (default: -)")
       .option("--skip-bad", "Skip input lines that fail validation")
       .option("--failures <path>", "With --skip-bad: write skipped lines there as JSONL")
+      .option("--stage <name>", "The stage (instead of the word)")
       .option("-q, --quiet", "No progress on stderr")
-      .allowUnknownOptions()
       .action((words: string[], options: Record<string, unknown>) => runStageCommand(pipeline, words, options));
+    acceptOptions(command, (words, options) => stageOptionNames(pipeline, words, stringOption(options.stage)));
   }
 }
 

@@ -66,26 +66,33 @@ async function batchCommand(action: string, statePath: string, options: { output
   }
 }
 
+/** How a request file is sent and collected, for every backend; a pipeline's submit steps take them too. */
+export const SUBMIT_BACKEND_OPTIONS: readonly [flag: string, description: string][] = [
+  ["--retry-failed <n>", "Resubmit the lines that did not succeed, up to n more rounds (default 0)"],
+  ["--poll-interval <s>", "First wait between polls in seconds, growing 1.5x per poll (default 5)"],
+  ["--max-poll-interval <s>", "Longest wait between polls in seconds (default 60)"],
+  ["--base-url <url>", "API base URL (default: OPENAI_BASE_URL, else the provider's)"],
+  ["--max-chunk-lines <n>", "Fewer lines per batch than the backend allows (partial results sooner)"],
+  ["--max-chunk-mb <mb>", "Fewer MB per batch than the backend allows"],
+  ["--concurrency <n>", "openai-compatible: requests in flight (default 16)"],
+  ["--rpm <n>", "openai-compatible: at most n requests per minute"],
+  ["--tpm <n>", "openai-compatible: at most n tokens per minute (estimated: prompt chars / 4 + max_tokens)"],
+  ["--timeout <s>", "openai-compatible: seconds per attempt (default 600)"],
+  ["--max-retries <n>", "openai-compatible: retries on 429/5xx/timeouts, honouring Retry-After (default 5)"],
+  ["--retry-backoff <s>", "openai-compatible: first wait before a retry, doubling each time up to 60 s (default 1)"],
+  ["--max-cost <usd>", "Refuse to start if the plan's estimate is above this (see batchline plan)"],
+  ["--price-table <file>", "With --max-cost: JSON price table instead of the bundled one"],
+  ["--output-tokens <n>", "With --max-cost: assume n output tokens per request instead of max_tokens"],
+];
+
 export function registerSubmit(cli: CAC, env: SubmitEnv): void {
-  cli
+  const command = cli
     .command("submit <backend> <requests>", `Send a request file to a batch endpoint and write every answer (backends: ${Object.keys(BACKENDS).join(", ")})`)
-    .option("-o, --output <path>", "Output file (OpenAI Batch output lines, each custom_id once); <output>.state.json and <output>.chunks/ sit beside it")
-    .option("--retry-failed <n>", "Resubmit the lines that did not succeed, up to n more rounds (default 0)")
-    .option("--poll-interval <s>", "First wait between polls in seconds, growing 1.5x per poll (default 5)")
-    .option("--max-poll-interval <s>", "Longest wait between polls in seconds (default 60)")
-    .option("--base-url <url>", "API base URL (default: OPENAI_BASE_URL, else the provider's)")
-    .option("--max-chunk-lines <n>", "Fewer lines per batch than the backend allows (partial results sooner)")
-    .option("--max-chunk-mb <mb>", "Fewer MB per batch than the backend allows")
-    .option("--concurrency <n>", "openai-compatible: requests in flight (default 16)")
-    .option("--rpm <n>", "openai-compatible: at most n requests per minute")
-    .option("--tpm <n>", "openai-compatible: at most n tokens per minute (estimated: prompt chars / 4 + max_tokens)")
-    .option("--timeout <s>", "openai-compatible: seconds per attempt (default 600)")
-    .option("--max-retries <n>", "openai-compatible: retries on 429/5xx/timeouts, honouring Retry-After (default 5)")
-    .option("--retry-backoff <s>", "openai-compatible: first wait before a retry, doubling each time up to 60 s (default 1)")
-    .option("--max-cost <usd>", "Refuse to start if the plan's estimate is above this (see batchline plan)")
-    .option("--price-table <file>", "With --max-cost: JSON price table instead of the bundled one")
-    .option("--output-tokens <n>", "With --max-cost: assume n output tokens per request instead of max_tokens")
+    .option("-o, --output <path>", "Output file (OpenAI Batch output lines, each custom_id once); <output>.state.json and <output>.chunks/ sit beside it");
+  for (const [flag, description] of SUBMIT_BACKEND_OPTIONS) command.option(flag, description);
+  command
     .option("--from <file>", "replay: the recorded output file to answer from")
+    .option("--anthropic-version <date>", "anthropic-batch: API version to send and translate for: 2026-10-21 (default; drops temperature/top_p/top_k) or 2023-06-01 (keeps them); env ANTHROPIC_VERSION")
     .option("-q, --quiet", "No progress on stderr")
     .example("OPENAI_API_KEY=sk-... batchline submit openai-batch batch_requests_step1.jsonl -o batch_output_step1.jsonl --retry-failed 2")
     .example("OPENAI_API_KEY=local OPENAI_BASE_URL=http://127.0.0.1:8089/v1 batchline submit openai-batch requests.jsonl -o out.jsonl")
