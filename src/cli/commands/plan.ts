@@ -10,6 +10,8 @@ export interface CostOptions {
   priceTable?: string;
   maxCost?: string | number;
   outputTokens?: string | number;
+  enqueuedTokenLimit?: string | number;
+  maxChunkLines?: string | number;
 }
 
 async function prices(options: CostOptions): Promise<PriceTable> {
@@ -28,7 +30,16 @@ function maxCostOf(options: CostOptions): number | undefined {
 export async function checkCost(path: string, options: CostOptions): Promise<Plan> {
   const outputTokens = options.outputTokens === undefined ? undefined : Number(options.outputTokens);
   if (outputTokens !== undefined && !(Number.isInteger(outputTokens) && outputTokens >= 0)) throw new UsageError(`--output-tokens ${options.outputTokens}: expected a whole number per request`);
-  const plan = await planRequests(path, { prices: await prices(options), ...(outputTokens !== undefined ? { outputTokens } : {}) });
+  const enqueuedTokenLimit = options.enqueuedTokenLimit === undefined ? undefined : Number(options.enqueuedTokenLimit);
+  if (enqueuedTokenLimit !== undefined && !(Number.isInteger(enqueuedTokenLimit) && enqueuedTokenLimit > 0)) throw new UsageError(`--enqueued-token-limit ${options.enqueuedTokenLimit}: expected a whole number of tokens (your organization's limit for the model)`);
+  const maxChunkLines = options.maxChunkLines === undefined ? undefined : Number(options.maxChunkLines);
+  if (maxChunkLines !== undefined && !(Number.isInteger(maxChunkLines) && maxChunkLines > 0)) throw new UsageError(`--max-chunk-lines ${options.maxChunkLines}: expected a whole number of lines > 0`);
+  const plan = await planRequests(path, {
+    prices: await prices(options),
+    ...(outputTokens !== undefined ? { outputTokens } : {}),
+    ...(enqueuedTokenLimit !== undefined ? { enqueuedTokenLimit } : {}),
+    ...(maxChunkLines !== undefined ? { maxChunkLines } : {}),
+  });
   const limit = maxCostOf(options);
   if (limit !== undefined) {
     if (plan.unpriced.length > 0) throw new BatchlineError(`--max-cost ${limit}: no price for ${plan.unpriced.join(", ")}; add it with --price-table <file>`);
@@ -45,8 +56,11 @@ export function registerPlan(cli: CAC): void {
     .option("--price-table <file>", "JSON price table to use instead of the bundled, dated one")
     .option("--max-cost <usd>", "Exit 1 if the estimated cost is above this")
     .option("--output-tokens <n>", "Assume n output tokens per request (default: each request's max_tokens, the worst case)")
+    .option("--enqueued-token-limit <tokens>", "OpenAI's enqueued-token limit for the model: say how many chunks can be in flight at once")
+    .option("--max-chunk-lines <n>", "Plan chunks of at most n lines, as submit --max-chunk-lines makes them")
     .option("--json", "Print the plan as JSON")
     .example("batchline plan batch_requests_step2.jsonl --max-cost 50")
+    .example("batchline plan batch_requests_step2.jsonl --enqueued-token-limit 2000000")
     .action(async (requests: string, options: CostOptions & { json?: boolean }) => {
       const plan = await checkCost(requests, options).catch(async (err: unknown) => {
         // Print the plan before refusing, so the user sees what the number is made of.
