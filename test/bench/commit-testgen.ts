@@ -9,7 +9,7 @@
 import { spawn } from "node:child_process";
 import { fileURLToPath } from "node:url";
 import { PythonSyntaxChecker } from "../../src/commit-testgen/syntax-checker.ts";
-import { type BenchRow, printTable } from "./run.ts";
+import { type BenchRow, printTable } from "./common.ts";
 
 const COUNT = Number(process.env.BENCH_SCRIPTS ?? 1000);
 const PYTHON = process.env.BENCH_PYTHON ?? "python3";
