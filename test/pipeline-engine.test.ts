@@ -137,7 +137,7 @@ describe("pipeline engine (toy definition: stage -> replay submit -> rounds)", (
     };
     await refuse({ backend: "openai-batc" }, /unknown backend openai-batc; backends: openai-batch/);
     await refuse({ fromSubmit: undefined }, /--backend replay needs --from-submit <recorded output.jsonl> for submit/);
-    await refuse({ fromSubmit: join(dir, "nope.jsonl") }, /replay recording .*nope.jsonl: no such file/);
+    await refuse({ fromSubmit: join(dir, "nope.jsonl") }, /replay recording: no such file \(.*nope\.jsonl\)/);
     await refuse({ startFrom: "bogus" }, /--start-from bogus: not a step of toy; steps: rewrite, submit/);
     await refuse({ modle: "x" }, /unknown option --modle/);
     await refuse({ rounds: "two" }, /--rounds: /);

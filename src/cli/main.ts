@@ -29,6 +29,7 @@ import { registerValidate } from "./commands/validate.ts";
 import { knownOptions, refuseMissingValues, refuseUnknownOptions } from "./known-options.ts";
 import { normalizeOptions } from "./options.ts";
 import { shutdown } from "./shutdown.ts";
+import { describeSystemError } from "./system-error.ts";
 import { routeSubcommands } from "./subcommands.ts";
 
 function packageVersion(): string {
@@ -115,6 +116,11 @@ export async function main(argv: string[]): Promise<number> {
     if ((err as NodeJS.ErrnoException).code === "EPIPE") return 0; // the reader went away (`| head`)
     if (err instanceof BatchlineError || isCacError(err)) {
       process.stderr.write(`batchline: ${(err as Error).message}\n`);
+      return 1;
+    }
+    const system = describeSystemError(err);
+    if (system !== undefined) {
+      process.stderr.write(`batchline: ${system}\n`);
       return 1;
     }
     throw err;

@@ -107,6 +107,10 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
       for (const planner of planners) planner.add(req.body.model, bytes);
     } else {
       const out = parsed.data as BatchOutput;
+      if (kind === "output" && out.response === null && out.error === null) {
+        problem(at, "neither a response nor an error: an output line holds one of them");
+        continue;
+      }
       if (isSuccess(out)) {
         outcomes.succeeded++;
         const answer = readAnswerBody(out.response?.body);

@@ -77,6 +77,8 @@ export interface ModelPlan {
 
 export interface Plan {
   file: string;
+  /** Output tokens assumed per request (--output-tokens); absent: each request's max_tokens. */
+  outputTokens?: number;
   lines: number;
   bytes: number;
   chunks: Record<string, number>;
@@ -92,6 +94,8 @@ export interface Plan {
 export interface PlanOptions {
   prices: PriceTable;
   outputTokens?: number;
+  /** The name the plan and its errors give the file (e.g. `<stdin>` for a spooled stdin); default: the path. */
+  label?: string;
 }
 
 /** Streams a request file and plans it; a bad line throws with file:line (custom_id). */
@@ -100,9 +104,10 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
   const byModel = new Map<string, ModelPlan>();
   let lines = 0;
   let bytes = 0;
-  for await (const rec of readJsonl(createReadStream(path, { highWaterMark: 1 << 20 }), { file: path })) {
+  const file = options.label ?? path;
+  for await (const rec of readJsonl(createReadStream(path, { highWaterMark: 1 << 20 }), { file })) {
     const parsed = BatchRequest.safeParse(rec.value);
-    if (!parsed.success) throw new RecordValidationError(locationOf(path, rec), "batch request line", flattenIssues(parsed.error));
+    if (!parsed.success) throw new RecordValidationError(locationOf(file, rec), "batch request line", flattenIssues(parsed.error));
     const req = parsed.data;
     const size = Buffer.byteLength(rec.text) + 1;
     lines++;
@@ -111,7 +116,7 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
     let m = byModel.get(req.body.model);
     if (!m) {
       const enc = encodingFor(req.body.model);
-      m = { model: req.body.model, lines: 0, bytes: 0, inputTokens: 0, tokenizer: enc ?? "estimate (4 characters per token)", maxOutputTokens: 0, withoutMaxTokens: 0 };
+      m = { model: req.body.model, lines: 0, bytes: 0, inputTokens: 0, tokenizer: enc ?? "estimate: 4 characters per token", maxOutputTokens: 0, withoutMaxTokens: 0 };
       byModel.set(req.body.model, m);
     }
     m.lines++;
@@ -123,7 +128,7 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
     else if (Number.isFinite(max) && max > 0) m.maxOutputTokens += max;
     else m.withoutMaxTokens++;
   }
-  const plan: Plan = { file: path, lines, bytes, chunks: Object.fromEntries(planners.map((p) => [p.limits.name, p.count])), models: [...byModel.values()], priceTableDate: options.prices.date, maxCost: 0, inputCost: 0, unpriced: [] };
+  const plan: Plan = { file, ...(options.outputTokens !== undefined ? { outputTokens: options.outputTokens } : {}), lines, bytes, chunks: Object.fromEntries(planners.map((p) => [p.limits.name, p.count])), models: [...byModel.values()], priceTableDate: options.prices.date, maxCost: 0, inputCost: 0, unpriced: [] };
   for (const m of plan.models) {
     const price = batchPrice(options.prices, m.model);
     if (!price) {
@@ -141,6 +146,11 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
 
 const usd = (n: number) => `$${n < 10 ? n.toFixed(4) : n.toFixed(2)}`;
 
+/** What the output cost assumes: each request's whole max_tokens, or --output-tokens per request. */
+export function outputAssumption(plan: Plan): string {
+  return plan.outputTokens === undefined ? "if every request uses its whole max_tokens" : `if every request writes ${plan.outputTokens.toLocaleString("en-US")} output tokens (--output-tokens)`;
+}
+
 /** The plan as lines for a terminal. */
 export function formatPlan(plan: Plan): string[] {
   const out = [`${plan.file}: ${plan.lines} requests, ${(plan.bytes / 2 ** 20).toFixed(1)} MB; chunks: ${Object.entries(plan.chunks).map(([b, n]) => `${b} ${n}`).join(", ")}`];
@@ -150,6 +160,6 @@ export function formatPlan(plan: Plan): string[] {
     else out.push(`    no price for ${m.model} in the table (add it with --price-table)`);
   }
   const unpriced = plan.unpriced.length > 0 ? ` (not counting ${plan.unpriced.length} model(s) without a price: ${plan.unpriced.join(", ")})` : "";
-  out.push(`estimated cost at batch prices (table of ${plan.priceTableDate}): input ${usd(plan.inputCost)}, at most ${usd(plan.maxCost)} if every request uses its whole max_tokens${unpriced}`);
+  out.push(`estimated cost at batch prices (table of ${plan.priceTableDate}): input ${usd(plan.inputCost)}, at most ${usd(plan.maxCost)} ${outputAssumption(plan)}${unpriced}`);
   return out;
 }

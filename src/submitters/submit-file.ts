@@ -8,6 +8,7 @@
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { BatchlineError, UsageError } from "../core/errors.ts";
+import { checkFileTarget, checkInputFile } from "../core/file-checks.ts";
 import { acquireLock } from "../internal/run-lock.ts";
 import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
 import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
@@ -128,9 +129,7 @@ export async function checkBackendOptions(name: string, options: BackendOptions,
   if (name === "replay") {
     const from = text(options.from);
     if (!from) throw new UsageError("the replay backend needs --from <recorded output.jsonl>");
-    const { stat } = await import("node:fs/promises");
-    const st = await stat(from).catch(() => undefined);
-    if (!st || !st.isFile()) throw new UsageError(`replay recording ${from}: no such file`);
+    await checkInputFile(from, "replay recording");
     return;
   }
   if (!(text(options.baseUrl) ?? env.OPENAI_BASE_URL)) throw new UsageError("openai-compatible needs --base-url <url> (or OPENAI_BASE_URL), e.g. http://127.0.0.1:8000/v1");
@@ -193,6 +192,9 @@ export function batchSummaryLine(s: BatchJobSummary): string {
 export async function submitFile(name: string, options: SubmitFileOptions): Promise<SubmitFileSummary> {
   checkBackendName(name);
   const output = options.output;
+  await checkInputFile(options.requests, "request file");
+  if (name === "replay" && text(options.from) !== undefined) await checkInputFile(text(options.from)!, "replay recording");
+  await checkFileTarget(output);
   await mkdir(dirname(resolve(output)), { recursive: true });
   // One submit per output at a time: a second one would upload and pay for the same lines again.
   const release = await acquireLock(`${output}.lock`, output, (line) => options.log?.(`submit: ${line}`));

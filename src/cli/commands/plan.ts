@@ -3,7 +3,9 @@ import type { CAC } from "cac";
 import { BatchlineError, UsageError } from "../../core/errors.ts";
 import { type Plan, formatPlan, planRequests } from "../../submitters/plan.ts";
 import { BUNDLED_PRICES, type PriceTable, loadPriceTable } from "../../submitters/prices.ts";
+import { checkInputFile } from "../../core/file-checks.ts";
 import { stringOption } from "../options.ts";
+import { spoolStdin } from "./common.ts";
 
 /** Options shared by `plan` and `submit --max-cost`. */
 export interface CostOptions {
@@ -24,18 +26,30 @@ function maxCostOf(options: CostOptions): number | undefined {
   return n;
 }
 
-/** Plans a request file; with --max-cost, throws when the worst case (or the --output-tokens assumption) is above it. */
-export async function checkCost(path: string, options: CostOptions): Promise<Plan> {
+/** Plans a request file with the --price-table and --output-tokens options; `label` names it in the plan and errors. */
+async function planWith(path: string, options: CostOptions, label?: string): Promise<Plan> {
   const outputTokens = options.outputTokens === undefined ? undefined : Number(options.outputTokens);
   if (outputTokens !== undefined && !(Number.isInteger(outputTokens) && outputTokens >= 0)) throw new UsageError(`--output-tokens ${options.outputTokens}: expected a whole number per request`);
-  const plan = await planRequests(path, { prices: await prices(options), ...(outputTokens !== undefined ? { outputTokens } : {}) });
+  return planRequests(path, { prices: await prices(options), ...(outputTokens !== undefined ? { outputTokens } : {}), ...(label ? { label } : {}) });
+}
+
+/** Throws when --max-cost is given and the plan's estimate is above it (or cannot be priced). */
+function checkMaxCost(plan: Plan, options: CostOptions): void {
   const limit = maxCostOf(options);
-  if (limit !== undefined) {
-    if (plan.unpriced.length > 0) throw new BatchlineError(`--max-cost ${limit}: no price for ${plan.unpriced.join(", ")}; add it with --price-table <file>`);
-    if (plan.maxCost > limit) {
-      throw new BatchlineError(`estimated cost up to $${plan.maxCost.toFixed(2)} (input $${plan.inputCost.toFixed(2)} + output at max_tokens) is above --max-cost ${limit}; nothing was sent (use --output-tokens N to assume N output tokens per request)`);
-    }
+  if (limit === undefined) return;
+  if (plan.unpriced.length > 0) throw new BatchlineError(`--max-cost ${limit}: no price for ${plan.unpriced.join(", ")}; add it with --price-table <file>`);
+  if (plan.maxCost > limit) {
+    const output = plan.outputTokens === undefined ? "at max_tokens" : `at ${plan.outputTokens} tokens per request`;
+    const hint = plan.outputTokens === undefined ? " (use --output-tokens N to assume N output tokens per request)" : "";
+    throw new BatchlineError(`estimated cost up to $${plan.maxCost.toFixed(2)} (input $${plan.inputCost.toFixed(2)} + output ${output}) is above --max-cost ${limit}; nothing was sent${hint}`);
   }
+}
+
+/** Plans a request file; with --max-cost, throws when the worst case (or the --output-tokens assumption) is above it. */
+export async function checkCost(path: string, options: CostOptions): Promise<Plan> {
+  maxCostOf(options);
+  const plan = await planWith(path, options);
+  checkMaxCost(plan, options);
   return plan;
 }
 
@@ -48,14 +62,21 @@ export function registerPlan(cli: CAC): void {
     .option("--json", "Print the plan as JSON")
     .example("batchline plan batch_requests_step2.jsonl --max-cost 50")
     .action(async (requests: string, options: CostOptions & { json?: boolean }) => {
-      const plan = await checkCost(requests, options).catch(async (err: unknown) => {
-        // Print the plan before refusing, so the user sees what the number is made of.
-        if (err instanceof BatchlineError && maxCostOf(options) !== undefined && !(err instanceof UsageError)) {
-          const p = await planRequests(requests, { prices: await prices(options) }).catch(() => undefined);
-          if (p) process.stdout.write((options.json ? JSON.stringify(p) : formatPlan(p).join("\n")) + "\n");
-        }
-        throw err;
-      });
-      process.stdout.write((options.json ? JSON.stringify(plan) : formatPlan(plan).join("\n")) + "\n");
+      // plan reads the file twice when it refuses (the plan, then the refusal): stdin is kept in a temp file
+      const stdin = requests === "-" ? await spoolStdin() : undefined;
+      try {
+        await planCommand(stdin?.path ?? requests, options, stdin ? "<stdin>" : undefined);
+      } finally {
+        await stdin?.cleanup();
+      }
     });
+}
+
+async function planCommand(requests: string, options: CostOptions & { json?: boolean }, label?: string): Promise<void> {
+  await checkInputFile(requests, "request file");
+  maxCostOf(options);
+  const plan = await planWith(requests, options, label);
+  // The plan is printed before a refusal, so the user sees what the number is made of.
+  process.stdout.write((options.json ? JSON.stringify(plan) : formatPlan(plan).join("\n")) + "\n");
+  checkMaxCost(plan, options);
 }
