@@ -6,10 +6,11 @@ const Usage = z.looseObject({
   output_tokens: z.number(),
   cache_creation_input_tokens: z.number().nullable().optional(),
   cache_read_input_tokens: z.number().nullable().optional(),
+  output_tokens_details: z.looseObject({ thinking_tokens: z.number().optional() }).nullable().optional(),
 });
 
-/** A content block of a Messages API answer; only text and thinking blocks are read. */
-const ContentBlock = z.looseObject({ type: z.string(), text: z.string().optional(), thinking: z.string().optional() });
+/** A content block of a Messages API answer; text, thinking and tool_use blocks are read. */
+const ContentBlock = z.looseObject({ type: z.string(), text: z.string().optional(), thinking: z.string().optional(), id: z.string().optional(), name: z.string().optional(), input: z.unknown().optional() });
 
 export const AnthropicMessage = z.looseObject({
   id: z.string(),

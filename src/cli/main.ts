@@ -64,6 +64,7 @@ function buildCli() {
     OPENAI_BASE_URL: process.env.OPENAI_BASE_URL,
     ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY,
     ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL,
+    ANTHROPIC_VERSION: process.env.ANTHROPIC_VERSION,
   });
   registerAgentlessStructure(cli);
   registerAgentlessVote(cli);

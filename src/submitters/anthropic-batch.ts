@@ -1,8 +1,11 @@
 /**
- * Anthropic Message Batches backend, on @anthropic-ai/sdk. Chat-completion request bodies are
- * translated to Messages params (system messages, max_tokens, temperature, top_p, stop, thinking
- * budget) and results back to OpenAI Batch output lines with usage, so every stage reads one
- * format. custom_ids outside `^[a-zA-Z0-9_-]{1,64}$` are sent as a stable hash and mapped back.
+ * Anthropic Message Batches backend, on @anthropic-ai/sdk. Chat-completion bodies are translated
+ * to Messages params for the anthropic-version in use (anthropic-request.ts) and results back to
+ * OpenAI Batch output lines (text, reasoning, tool calls, usage with cache writes and thinking
+ * tokens), so every stage reads one format. custom_ids outside `^[a-zA-Z0-9_-]{1,64}$` are sent
+ * as a stable hash and mapped back. A line that has no Anthropic form is not sent: it comes back
+ * as a failure record naming what could not be translated. Results are read with our own JSONL
+ * reader over the response stream (the SDK's line decoder is quadratic in line length).
  * Batches carry no metadata, so a create interrupted before its id was saved is found again by
  * its request count and creation time (the only batch in that window with that count).
  */
@@ -16,9 +19,12 @@ import { BatchlineError } from "../core/errors.ts";
 import { readJsonlLines } from "../core/jsonl.ts";
 import { flattenIssues } from "../core/stage.ts";
 import { randomId } from "../internal/ids.ts";
+import { ANTHROPIC_API_VERSION, ANTHROPIC_API_VERSIONS, TranslationReport, UntranslatableError, toMessagesParams } from "./anthropic-request.ts";
 import type { BatchBackend, ChunkRef, RemoteStatus } from "./types.ts";
 
 export const SUBMITTER_NAME = "anthropic-batch";
+/** The only endpoint this backend can send: Messages is a chat API. */
+export const ANTHROPIC_BATCH_URL = "/v1/chat/completions";
 
 export interface AnthropicBatchOptions {
   apiKey: string;
@@ -27,82 +33,69 @@ export interface AnthropicBatchOptions {
   timeoutMs?: number;
   /** max_tokens when a request sets none (Messages requires one). */
   defaultMaxTokens?: number;
+  /** anthropic-version header, and the rules the translation follows (default ANTHROPIC_API_VERSION). */
+  anthropicVersion?: string;
 }
 
 const VALID_ID = /^[a-zA-Z0-9_-]{1,64}$/;
+/** Batch id of a chunk none of whose lines could be sent: nothing is created, every line is a failure record. */
+const UNSENT = "unsent_";
 
 /** The id sent to Anthropic for a custom_id: itself when allowed, else `h_` + 40 hex of its SHA-256. */
 export function anthropicId(customId: string): string {
   return VALID_ID.test(customId) ? customId : `h_${createHash("sha256").update(customId).digest("hex").slice(0, 40)}`;
 }
 
-type ChatMessage = { role: string; content: unknown };
-type ContentPart = { type?: string; text?: string; image_url?: { url?: string } | string };
-
-function textOf(content: unknown): string {
-  if (typeof content === "string") return content;
-  if (Array.isArray(content)) return (content as ContentPart[]).map((p) => (typeof p?.text === "string" ? p.text : "")).join("");
-  return "";
-}
-
-function toAnthropicContent(content: unknown): string | Record<string, unknown>[] {
-  if (!Array.isArray(content)) return textOf(content);
-  return (content as ContentPart[]).map((p) => {
-    if (p.type === "image_url") {
-      const url = typeof p.image_url === "string" ? p.image_url : (p.image_url?.url ?? "");
-      const m = /^data:([^;]+);base64,(.*)$/s.exec(url);
-      return m ? { type: "image", source: { type: "base64", media_type: m[1], data: m[2] } } : { type: "image", source: { type: "url", url } };
-    }
-    return { type: "text", text: p.text ?? "" };
-  });
-}
-
-/** Chat-completion body -> Messages params. Temperature is capped at 1 (Anthropic's range); thinking needs it unset. */
-export function toMessagesParams(body: BatchRequest["body"], defaultMaxTokens = 4096): Record<string, unknown> {
-  const b = body as Record<string, unknown> & { messages?: ChatMessage[] };
-  const messages = b.messages ?? [];
-  const system = messages.filter((m) => m.role === "system" || m.role === "developer").map((m) => textOf(m.content)).filter(Boolean).join("\n\n");
-  const rest = messages.filter((m) => m.role !== "system" && m.role !== "developer").map((m) => ({ role: m.role === "assistant" ? "assistant" : "user", content: toAnthropicContent(m.content) }));
-  const maxTokens = Number(b.max_tokens ?? b.max_completion_tokens ?? defaultMaxTokens);
-  const params: Record<string, unknown> = { model: b.model, max_tokens: maxTokens, messages: rest };
-  if (system) params.system = system;
-  const thinkingBudget = b.thinking_budget !== undefined ? Number(b.thinking_budget) : undefined;
-  const thinking = b.enable_thinking === true || (b.enable_thinking === undefined && thinkingBudget !== undefined);
-  if (thinking) {
-    // The budget must be >= 1024 and below max_tokens.
-    params.thinking = { type: "enabled", budget_tokens: Math.max(1024, Math.min(thinkingBudget ?? 16_000, maxTokens - 1)) };
-  } else {
-    if (typeof b.temperature === "number") params.temperature = Math.min(b.temperature, 1);
-    if (typeof b.top_p === "number") params.top_p = b.top_p;
-  }
-  if (b.stop !== undefined && b.stop !== null) params.stop_sequences = Array.isArray(b.stop) ? b.stop : [b.stop];
-  return params;
-}
-
-const FINISH: Record<string, string> = { end_turn: "stop", stop_sequence: "stop", max_tokens: "length", tool_use: "tool_calls", pause_turn: "stop", refusal: "content_filter" };
+const FINISH: Record<string, string> = {
+  end_turn: "stop",
+  stop_sequence: "stop",
+  max_tokens: "length",
+  // Both end an answer early (context full, or a server tool loop paused): incomplete, so `retry` sees them.
+  model_context_window_exceeded: "length",
+  pause_turn: "length",
+  tool_use: "tool_calls",
+  refusal: "content_filter",
+};
 const ERROR_STATUS: Record<string, number> = { invalid_request_error: 400, authentication_error: 401, billing_error: 402, permission_error: 403, not_found_error: 404, request_too_large: 413, rate_limit_error: 429, api_error: 500, timeout_error: 504, overloaded_error: 529 };
 
-/** A Messages answer as an OpenAI chat.completion body. */
-export function toChatCompletion(message: AnthropicMessage): Record<string, unknown> {
+/** A Messages answer as an OpenAI chat.completion body; `created` is the batch's end time (unix seconds). */
+export function toChatCompletion(message: AnthropicMessage, created = 0): Record<string, unknown> {
   const text = message.content.filter((c) => c.type === "text").map((c) => c.text ?? "").join("");
   const reasoning = message.content.filter((c) => c.type === "thinking").map((c) => c.thinking ?? "").join("");
+  const toolCalls = message.content
+    .filter((c) => c.type === "tool_use")
+    .map((c) => ({ id: c.id, type: "function", function: { name: c.name, arguments: JSON.stringify(c.input ?? {}) } }));
   const u = message.usage;
-  const prompt = u.input_tokens + (u.cache_creation_input_tokens ?? 0) + (u.cache_read_input_tokens ?? 0);
+  const cacheWrite = u.cache_creation_input_tokens ?? 0;
+  const cacheRead = u.cache_read_input_tokens ?? 0;
+  const prompt = u.input_tokens + cacheWrite + cacheRead;
+  const chatMessage: Record<string, unknown> = { role: "assistant", content: text === "" && toolCalls.length > 0 ? null : text };
+  if (reasoning) chatMessage.reasoning_content = reasoning;
+  if (toolCalls.length > 0) chatMessage.tool_calls = toolCalls;
   return {
     id: message.id,
     object: "chat.completion",
-    created: 0,
+    created,
     model: message.model,
-    choices: [{ index: 0, message: { role: "assistant", content: text, ...(reasoning ? { reasoning_content: reasoning } : {}) }, finish_reason: FINISH[message.stop_reason ?? ""] ?? "stop" }],
-    usage: { prompt_tokens: prompt, completion_tokens: u.output_tokens, total_tokens: prompt + u.output_tokens, prompt_tokens_details: { cached_tokens: u.cache_read_input_tokens ?? 0 } },
+    choices: [{ index: 0, message: chatMessage, finish_reason: FINISH[message.stop_reason ?? ""] ?? "stop" }],
+    usage: {
+      prompt_tokens: prompt,
+      completion_tokens: u.output_tokens,
+      total_tokens: prompt + u.output_tokens,
+      prompt_tokens_details: { cached_tokens: cacheRead },
+      completion_tokens_details: { reasoning_tokens: u.output_tokens_details?.thinking_tokens ?? 0 },
+      // Kept apart so cost counts cache writes and reads at their own rates.
+      cache_creation_input_tokens: cacheWrite,
+      cache_read_input_tokens: cacheRead,
+    },
   };
 }
 
 /** One Anthropic result line -> one OpenAI Batch output line (object). */
-export function toOutputLine(result: AnthropicBatchResult, customId: string): Record<string, unknown> {
+export function toOutputLine(result: AnthropicBatchResult, customId: string, created = 0): Record<string, unknown> {
   const r = result.result;
   const id = randomId("batchline_req_");
-  if (r.type === "succeeded") return { id, custom_id: customId, response: { status_code: 200, request_id: r.message.id, body: toChatCompletion(r.message) }, error: null };
+  if (r.type === "succeeded") return { id, custom_id: customId, response: { status_code: 200, request_id: r.message.id, body: toChatCompletion(r.message, created) }, error: null };
   if (r.type === "errored") {
     const e = r.error.error;
     return { id, custom_id: customId, response: { status_code: ERROR_STATUS[e.type] ?? 500, request_id: r.error.request_id ?? randomId("req_"), body: { error: { message: e.message, type: e.type, param: null, code: null } } }, error: null };
@@ -111,18 +104,36 @@ export function toOutputLine(result: AnthropicBatchResult, customId: string): Re
   return { id, custom_id: customId, response: null, error: { code: "batch_expired", message: "This request could not be executed before the batch expired (24 h)." } };
 }
 
+/** The failure record of a line that was not sent because it has no Anthropic form. */
+export function untranslatableLine(customId: string, reason: string): Record<string, unknown> {
+  return { id: `batchline_untranslatable`, custom_id: customId, response: null, error: { code: "invalid_request_error", message: `[${SUBMITTER_NAME}] not sent: ${reason}` } };
+}
+
 async function* chunkRequests(chunk: ChunkRef): AsyncGenerator<BatchRequest> {
   for await (const { text } of readJsonlLines(createReadStream(chunk.path, { highWaterMark: 1 << 20 }))) yield JSON.parse(text) as BatchRequest;
 }
 
 export default function anthropicBatch(options: AnthropicBatchOptions): BatchBackend {
   if (!options.apiKey) throw new BatchlineError(`[${SUBMITTER_NAME}] missing API key (set ANTHROPIC_API_KEY)`);
-  const client = new Anthropic({ apiKey: options.apiKey, ...(options.baseURL ? { baseURL: options.baseURL } : {}), maxRetries: options.maxRetries ?? 5, timeout: options.timeoutMs ?? 10 * 60_000 });
+  const version = options.anthropicVersion ?? ANTHROPIC_API_VERSION;
+  if (!(ANTHROPIC_API_VERSIONS as readonly string[]).includes(version)) {
+    throw new BatchlineError(`[${SUBMITTER_NAME}] unknown anthropic-version ${version}; batchline translates requests for ${ANTHROPIC_API_VERSIONS.join(" and ")}`);
+  }
+  const client = new Anthropic({
+    apiKey: options.apiKey,
+    ...(options.baseURL ? { baseURL: options.baseURL } : {}),
+    maxRetries: options.maxRetries ?? 5,
+    timeout: options.timeoutMs ?? 10 * 60_000,
+    defaultHeaders: { "anthropic-version": version },
+  });
+  const translate = (req: BatchRequest, report?: TranslationReport) =>
+    toMessagesParams(req.body as Record<string, unknown>, { version, ...(options.defaultMaxTokens ? { defaultMaxTokens: options.defaultMaxTokens } : {}), ...(report ? { report } : {}) });
+  const report = new TranslationReport();
   const wrap = async <T>(what: string, fn: () => Promise<T>): Promise<T> => {
     try {
       return await fn();
     } catch (err) {
-      if (err instanceof Anthropic.APIError) throw new BatchlineError(`[${SUBMITTER_NAME}] ${what} failed: ${err.status ?? ""} ${err.message}`.replace(/ {2,}/g, " "), { cause: err });
+      if (err instanceof Anthropic.APIError) throw new BatchlineError(`[${SUBMITTER_NAME}] ${what} failed: ${err.message}`, { cause: err });
       throw err;
     }
   };
@@ -131,6 +142,22 @@ export default function anthropicBatch(options: AnthropicBatchOptions): BatchBac
   return {
     name: SUBMITTER_NAME,
     limits: ANTHROPIC_BATCH_LIMITS,
+
+    checkRequest(request) {
+      if (request.url !== ANTHROPIC_BATCH_URL) return `url ${request.url}: ${SUBMITTER_NAME} sends chat completions only (${ANTHROPIC_BATCH_URL}); Anthropic has no batch form for this endpoint`;
+      try {
+        translate(request, report);
+      } catch (err) {
+        if (!(err instanceof UntranslatableError)) throw err;
+        report.untranslatable++;
+        report.firstUntranslatable ??= `custom_id=${request.custom_id}: ${err.message}`;
+      }
+      return undefined;
+    },
+
+    requestNotes() {
+      return report.lines(version);
+    },
 
     create(chunk, _uploadId, signal) {
       return wrap(`creating the batch of ${chunk.key}`, async () => {
@@ -141,8 +168,13 @@ export default function anthropicBatch(options: AnthropicBatchOptions): BatchBac
           const other = seen.get(id);
           if (other !== undefined) throw new BatchlineError(`[${SUBMITTER_NAME}] custom_ids ${other} and ${req.custom_id} map to the same Anthropic id ${id}`);
           seen.set(id, req.custom_id);
-          requests.push({ custom_id: id, params: toMessagesParams(req.body, options.defaultMaxTokens) });
+          try {
+            requests.push({ custom_id: id, params: translate(req) });
+          } catch (err) {
+            if (!(err instanceof UntranslatableError)) throw err; // results() writes its failure record
+          }
         }
+        if (requests.length === 0) return `${UNSENT}${chunk.key}`;
         const batch = await client.messages.batches.create({ requests } as unknown as Anthropic.Messages.BatchCreateParams, opts(signal));
         return batch.id;
       });
@@ -163,6 +195,7 @@ export default function anthropicBatch(options: AnthropicBatchOptions): BatchBac
     },
 
     retrieve(batchId, signal) {
+      if (batchId.startsWith(UNSENT)) return Promise.resolve({ status: "not sent", phase: "ended", counts: { total: 0, completed: 0, failed: 0 } });
       return wrap(`polling batch ${batchId}`, async (): Promise<RemoteStatus> => {
         const b = await client.messages.batches.retrieve(batchId, {}, opts(signal));
         const c = b.request_counts;
@@ -176,22 +209,44 @@ export default function anthropicBatch(options: AnthropicBatchOptions): BatchBac
 
     async *results(batchId, chunk, signal) {
       const back = new Map<string, string>();
-      for await (const req of chunkRequests(chunk)) back.set(anthropicId(req.custom_id), req.custom_id);
-      const decoder = await wrap(`downloading the results of ${batchId}`, () => client.messages.batches.results(batchId, {}, opts(signal)));
+      for await (const req of chunkRequests(chunk)) {
+        back.set(anthropicId(req.custom_id), req.custom_id);
+        try {
+          translate(req);
+        } catch (err) {
+          if (!(err instanceof UntranslatableError)) throw err;
+          yield JSON.stringify(untranslatableLine(req.custom_id, err.message));
+        }
+      }
+      if (batchId.startsWith(UNSENT)) return;
+      const batch = await wrap(`polling batch ${batchId}`, () => client.messages.batches.retrieve(batchId, {}, opts(signal)));
+      const created = Math.floor(Date.parse(batch.ended_at ?? batch.created_at) / 1000);
+      // The raw response, read by our own JSONL reader: the SDK's decoder re-scans a growing buffer per chunk.
+      const url = batch.results_url;
+      if (!url) throw new BatchlineError(`[${SUBMITTER_NAME}] batch ${batchId} has ended without a results_url`);
+      const res = await wrap(`downloading the results of ${batchId}`, () => client.get<Response>(url, { ...opts(signal), headers: { Accept: "application/binary" }, stream: true, __binaryResponse: true }).asResponse());
+      if (!res.body) throw new BatchlineError(`[${SUBMITTER_NAME}] results of ${batchId}: empty response`);
       let n = 0;
-      for await (const raw of decoder) {
+      for await (const { text } of readJsonlLines(res.body as unknown as AsyncIterable<Uint8Array>)) {
         n++;
+        let raw: unknown;
+        try {
+          raw = JSON.parse(text);
+        } catch {
+          throw new BatchlineError(`[${SUBMITTER_NAME}] results of ${batchId}, line ${n}: not valid JSON`);
+        }
         const parsed = AnthropicBatchResult.safeParse(raw);
         if (!parsed.success) {
           const detail = flattenIssues(parsed.error).map((i) => `${i.message} at ${i.path}`).join("; ");
           throw new BatchlineError(`[${SUBMITTER_NAME}] results of ${batchId}, line ${n}: not a valid result line: ${detail}`);
         }
         const customId = back.get(parsed.data.custom_id) ?? parsed.data.custom_id;
-        yield JSON.stringify(toOutputLine(parsed.data, customId));
+        yield JSON.stringify(toOutputLine(parsed.data, customId, created));
       }
     },
 
     async cancel(batchId, signal) {
+      if (batchId.startsWith(UNSENT)) return;
       await wrap(`cancelling batch ${batchId}`, () => client.messages.batches.cancel(batchId, {}, opts(signal)));
     },
   };

@@ -13,9 +13,10 @@ import { createReadStream } from "node:fs";
 import { readFile, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { BatchRequest } from "../../schemas/batch-request.ts";
+import type { BatchOutput } from "../../schemas/openai-batch-output.ts";
 import { type AtomicFile, openAtomic, writeFileAtomic } from "../core/atomic-file.ts";
 import { type ChunkLimits, ChunkPlanner } from "../core/chunking.ts";
-import { BatchlineError } from "../core/errors.ts";
+import { BatchlineError, RecordError } from "../core/errors.ts";
 import { joinLines, readJsonlLines, writeChunks } from "../core/jsonl.ts";
 import { sleep } from "../internal/concurrency.ts";
 import { randomId } from "../internal/ids.ts";
@@ -118,15 +119,23 @@ async function writeChunks_(limits: ChunkLimits, work: string, runId: string, ro
   }
 }
 
-/** The user's request file, checked (see request-file.ts), as chunkable lines. */
-async function* requestLines(path: string): AsyncGenerator<SourceLine> {
+/** The user's request file, checked (see request-file.ts) and by the backend, as chunkable lines. */
+async function* requestLines(path: string, backend: BatchBackend): AsyncGenerator<SourceLine> {
   for await (const { line, text, request } of readRequestFile(path)) {
+    const refused = backend.checkRequest?.(request);
+    if (refused !== undefined) throw new RecordError({ file: path, line, customId: request.custom_id }, refused);
     yield { text, origin: line, customId: request.custom_id, model: request.body.model, endpoint: request.url };
   }
 }
 
-/** The lines of a round's chunks whose custom_id has no success in that round's results. */
-async function* unsucceeded(work: string, round: RoundState): AsyncGenerator<SourceLine> {
+/** A failure the API gave because the request itself is invalid: sent again as it is, it fails again (and costs money). */
+function invalidRequest(line: BatchOutput | undefined): boolean {
+  const body = line?.response?.body as { error?: { type?: unknown } } | undefined;
+  return line?.error?.code === "invalid_request_error" || body?.error?.type === "invalid_request_error";
+}
+
+/** The lines of a round's chunks whose custom_id has no success in that round's results, except invalid requests (counted in `skipped`). */
+async function* unsucceeded(work: string, round: RoundState, skipped: { invalid: number }): AsyncGenerator<SourceLine> {
   for (const chunk of round.chunks) {
     const index = chunk.results ? await ReplayIndex.open(join(work, chunk.results)) : undefined;
     const origins = JSON.parse(await readFile(join(work, `${chunk.key}.lines.json`), "utf8")) as number[];
@@ -136,6 +145,10 @@ async function* unsucceeded(work: string, round: RoundState): AsyncGenerator<Sou
         const req = JSON.parse(text) as BatchRequest;
         const origin = origins[i++] ?? 0;
         if (index?.succeeded(req.custom_id)) continue;
+        if (invalidRequest(await index?.get(req.custom_id))) {
+          skipped.invalid++;
+          continue;
+        }
         yield { text, origin, customId: req.custom_id, model: req.body.model, endpoint: req.url };
       }
     } finally {
@@ -233,8 +246,9 @@ class BatchJob {
     }
     const runId = randomId("bl", 6);
     const sha = sha256File(requests);
-    const chunks = await writeChunks_(this.limits, this.paths.work, runId, 0, requestLines(requests));
+    const chunks = await writeChunks_(this.limits, this.paths.work, runId, 0, requestLines(requests, this.backend));
     if (chunks.length === 0) throw new BatchlineError(`${this.options.requests}: no requests to submit`);
+    for (const note of this.backend.requestNotes?.() ?? []) this.log(note);
     const lines = chunks.reduce((n, c) => n + c.lines, 0);
     this.state = {
       version: 1,
@@ -343,7 +357,9 @@ class BatchJob {
 
   async nextRound(round: RoundState): Promise<RoundState | undefined> {
     if (round.round >= this.state.retryFailed) return undefined;
-    const chunks = await writeChunks_(this.limits, this.paths.work, this.state.runId, round.round + 1, unsucceeded(this.paths.work, round));
+    const skipped = { invalid: 0 };
+    const chunks = await writeChunks_(this.limits, this.paths.work, this.state.runId, round.round + 1, unsucceeded(this.paths.work, round, skipped));
+    if (skipped.invalid > 0) this.log(`round ${round.round + 1}: not resubmitting ${skipped.invalid} line(s) that failed with invalid_request_error (the API refuses them as written; they would fail again and cost money)`);
     if (chunks.length === 0) return undefined;
     const next = { round: round.round + 1, chunks };
     this.state.rounds.push(next);

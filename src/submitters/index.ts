@@ -6,8 +6,8 @@ import type { BatchBackend } from "./types.ts";
 
 export const BATCH_BACKENDS = {
   "openai-batch": async (o: { apiKey: string; baseURL?: string }) => (await import("./openai-batch.ts")).default(o),
-  "anthropic-batch": async (o: { apiKey: string; baseURL?: string }) => (await import("./anthropic-batch.ts")).default(o),
-} satisfies Record<string, (options: { apiKey: string; baseURL?: string }) => Promise<BatchBackend>>;
+  "anthropic-batch": async (o: { apiKey: string; baseURL?: string; anthropicVersion?: string }) => (await import("./anthropic-batch.ts")).default(o),
+} satisfies Record<string, (options: { apiKey: string; baseURL?: string; anthropicVersion?: string }) => Promise<BatchBackend>>;
 
 export type BatchBackendName = keyof typeof BATCH_BACKENDS;
 

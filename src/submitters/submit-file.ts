@@ -12,6 +12,7 @@ import { checkFileTarget, checkInputFile } from "../core/file-checks.ts";
 import { acquireLock } from "../internal/run-lock.ts";
 import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
 import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
+import { ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
 import type { BatchBackend } from "./types.ts";
 
@@ -21,6 +22,8 @@ export interface SubmitEnv {
   OPENAI_BASE_URL?: string | undefined;
   ANTHROPIC_API_KEY?: string | undefined;
   ANTHROPIC_BASE_URL?: string | undefined;
+  /** anthropic-batch's API version when --anthropic-version is not given (default ANTHROPIC_API_VERSION, 2026-10-21). */
+  ANTHROPIC_VERSION?: string | undefined;
 }
 
 /** Backend options as typed on the command line (numbers may be strings); each is checked here. */
@@ -43,6 +46,8 @@ export interface BackendOptions {
   retryBackoff?: string | number | undefined;
   /** replay: the recorded output file. */
   from?: string | undefined;
+  /** anthropic-batch: the anthropic-version to send and translate for (wins over env ANTHROPIC_VERSION). */
+  anthropicVersion?: string | undefined;
 }
 
 /** One submit: the request file (a path), the output, the backend's options, and where lines of progress go. */
@@ -100,14 +105,29 @@ function millis(value: unknown, flag: string, fallbackSeconds: number): number {
   return n * 1000;
 }
 
-/** A batch backend by name, with its key and base URL from `env` (`baseUrl` wins over the env's). */
-export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string): Promise<{ backend: BatchBackend; baseURL: string | null }> {
+/** The anthropic-version for backend `name`: the flag, else env ANTHROPIC_VERSION, else undefined (the backend's default); refused for other backends. */
+function anthropicVersionFor(name: string, flag: unknown, env: SubmitEnv): string | undefined {
+  const given = text(flag);
+  if (name !== "anthropic-batch") {
+    if (given !== undefined) throw new UsageError(`--anthropic-version is for anthropic-batch, not ${name}`);
+    return undefined;
+  }
+  const version = given || env.ANTHROPIC_VERSION || undefined;
+  if (version !== undefined && !(ANTHROPIC_API_VERSIONS as readonly string[]).includes(version)) {
+    throw new UsageError(`[anthropic-batch] unknown anthropic-version ${version}; batchline translates requests for ${ANTHROPIC_API_VERSIONS.join(" and ")}`);
+  }
+  return version;
+}
+
+/** A batch backend by name, with its key and base URL from `env` (`baseUrl` wins over the env's), and for anthropic-batch its API version. */
+export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null }> {
   if (!isBatchBackend(name)) throw new UsageError(`unknown backend ${name}; backends: ${backendNames().join(", ")}`);
   const anthropic = name === "anthropic-batch";
+  const anthropicVersion = anthropicVersionFor(name, anthropicVersionFlag, env);
   const baseURL = baseUrl ?? (anthropic ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL);
   const apiKey = anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY;
   if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
-  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}) }), baseURL: baseURL ?? null };
+  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}) }), baseURL: baseURL ?? null };
 }
 
 /**
@@ -116,6 +136,7 @@ export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: s
  */
 export async function checkBackendOptions(name: string, options: BackendOptions, env: SubmitEnv): Promise<void> {
   checkBackendName(name);
+  anthropicVersionFor(name, options.anthropicVersion, env);
   if (isBatchBackend(name)) {
     const anthropic = name === "anthropic-batch";
     if (!(anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY)) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
@@ -231,7 +252,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     };
   }
   const retryFailed = retryRounds(options.retryFailed);
-  const { backend, baseURL } = await makeBatchBackend(name, env, text(options.baseUrl));
+  const { backend, baseURL } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion));
   const maxChunkLines = positive(options.maxChunkLines, "--max-chunk-lines");
   const maxChunkMb = positive(options.maxChunkMb, "--max-chunk-mb");
   const s = await runBatchJob(backend, {

@@ -3,6 +3,7 @@
  * runner (`batch-runner.ts`) keeps in its state file. A backend only talks to its API; chunking,
  * state, resume, polling, retry rounds and the merged output are the runner's.
  */
+import type { BatchRequest } from "../../schemas/batch-request.ts";
 import type { ChunkLimits } from "../core/chunking.ts";
 
 /** One chunk file to send as one batch. `key` is unique per run and chunk, and is how a crashed run finds its uploads and batches again. */
@@ -31,6 +32,10 @@ export interface RemoteStatus {
 export interface BatchBackend {
   readonly name: string;
   readonly limits: ChunkLimits;
+  /** Looks at each request line of a new run before anything is sent: why this backend cannot send it (the run stops, naming the line), or undefined. */
+  checkRequest?(request: BatchRequest): string | undefined;
+  /** What the backend will change or drop in the requests it checked, one line each; logged once, after the check. */
+  requestNotes?(): string[];
   /** Uploads the chunk file (backends whose create takes the requests inline have none). */
   upload?(chunk: ChunkRef, signal?: AbortSignal): Promise<string>;
   /** An upload made for this chunk key by an earlier, interrupted run. */

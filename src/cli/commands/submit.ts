@@ -92,6 +92,7 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
   for (const [flag, description] of SUBMIT_BACKEND_OPTIONS) command.option(flag, description);
   command
     .option("--from <file>", "replay: the recorded output file to answer from")
+    .option("--anthropic-version <date>", "anthropic-batch: API version to send and translate for: 2026-10-21 (default; drops temperature/top_p/top_k) or 2023-06-01 (keeps them); env ANTHROPIC_VERSION")
     .option("-q, --quiet", "No progress on stderr")
     .example("OPENAI_API_KEY=sk-... batchline submit openai-batch batch_requests_step1.jsonl -o batch_output_step1.jsonl --retry-failed 2")
     .example("OPENAI_API_KEY=local OPENAI_BASE_URL=http://127.0.0.1:8089/v1 batchline submit openai-batch requests.jsonl -o out.jsonl")
