@@ -211,10 +211,9 @@ export function batchSummaryLine(s: BatchJobSummary): string {
  * `BatchlineError` when a batch failed as a whole (after writing the output, whose lines say why).
  */
 export async function submitFile(name: string, options: SubmitFileOptions): Promise<SubmitFileSummary> {
-  checkBackendName(name);
+  await checkBackendOptions(name, options, options.env);
   const output = options.output;
   await checkInputFile(options.requests, "request file");
-  if (name === "replay" && text(options.from) !== undefined) await checkInputFile(text(options.from)!, "replay recording");
   await checkFileTarget(output);
   await mkdir(dirname(resolve(output)), { recursive: true });
   // One submit per output at a time: a second one would upload and pay for the same lines again.
