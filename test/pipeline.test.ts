@@ -9,9 +9,7 @@ import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { ReplayIndex } from "../src/internal/replay-index.ts";
-import { type BatchServer, startBatchServer } from "../src/server/batch-server.ts";
-import { replayExecutor, type Executor } from "../src/server/executors.ts";
+import { recordedServer } from "./agentless-batch-server.ts";
 import { CLI, FIXTURES, readTree, runCli, tempDir } from "./helpers.ts";
 
 const F = join(FIXTURES, "agentless");
@@ -26,18 +24,6 @@ async function results(workdir: string): Promise<Map<string, string>> {
   for (const f of ["step1_requests.jsonl", "step2_requests.jsonl", "round1/step2_requests.jsonl"]) out.set(f, await readFile(join(workdir, f), "utf8"));
   for (const [k, v] of await readTree(join(workdir, "save"))) out.set(`save/${k}`, v);
   return out;
-}
-
-/** One Batch API for both steps: a step-1 prompt is answered from the step-1 recording, a step-2 prompt from step 2's. */
-async function recordedServer(stepDelayMs: number): Promise<BatchServer & { closeAll: () => Promise<void> }> {
-  const step1 = replayExecutor(await ReplayIndex.open(join(F, "bugfixer-step1-output.jsonl")));
-  const step2 = replayExecutor(await ReplayIndex.open(join(F, "bugfixer-step2-output.jsonl")));
-  const executor: Executor = (request, signal) => {
-    const prompt = String((request.body as unknown as { messages: { content: string }[] }).messages[0]!.content);
-    return (prompt.includes("### Repository layout") ? step1 : step2)(request, signal);
-  };
-  const server = await startBatchServer({ executor, faults: { stepDelayMs } });
-  return Object.assign(server, { closeAll: () => server.close() });
 }
 
 const pipelineArgs = (workdir: string, rounds = 1) => ["pipeline", "agentless-bugfixer", "--dataset", join(F, "dataset.jsonl"), "--repostructure_dir", join(F, "repostructures"), "--passk", "2", "--backend", "openai-batch", "--poll-interval", "0.05", "--max-poll-interval", "0.2", "--rounds", String(rounds), "--workdir", workdir];

@@ -11,6 +11,8 @@ import { runPipeline } from "../src/pipeline/index.ts";
 import definition from "../src/swe-testgen/swe-testgen.ts";
 import { ANSWERS, DATASET, PYTHON, fixtureReposDir } from "./swe-testgen-fixtures.ts";
 import { tempDir } from "./helpers.ts";
+import { dockerStandin } from "./docker-standin.ts";
+import { instanceImage } from "../src/runners/docker.ts";
 
 let out = "";
 let cleanup = async () => {};
@@ -91,6 +93,26 @@ describe("pipeline swe-testgen (engine, replay backend, local runner)", () => {
     const prompt = readFileSync(join(dir, "requests", "coverage_fix_1.jsonl"), "utf8");
     assert.match(prompt, /shapes\/area.py:11:     if kind == \\"triangle\\":/);
     assert.deepEqual(preds["acme__calc-1"]!.meta, original["acme__calc-1"].meta);
+  });
+
+  it("runs the evaluations in SWE-bench instance images with --runner docker, through DOCKER_HOST", async () => {
+    const bin = join(out, "docker-bin");
+    mkdirSync(bin);
+    const images = Object.fromEntries(["calc", "textutil", "shapes"].map((n, k) => [instanceImage(`acme__${n}-${k + 1}`), join(repos.dir, `acme__${n}`)]));
+    const standin = dockerStandin(bin, images, PYTHON);
+    const lines: string[] = [];
+    const report = await runPipeline(definition, { ...base(), runId: "docker", runner: "docker" }, { log: (l) => lines.push(l), env: { PATH: `${bin}:${process.env.PATH}`, DOCKER_HOST: "tcp://fleet.example.invalid:2376" } });
+    assert.equal(report.error, undefined, lines.join("\n"));
+    const preds = JSON.parse(readFileSync(join(out, "docker", "preds.json"), "utf8")) as Record<string, { meta: Record<string, unknown> }>;
+    for (const p of Object.values(preds)) {
+      assert.equal(p.meta.pass_gold_patch_status, "success");
+      assert.equal(p.meta.coverage_rate, 1);
+    }
+    const calls = standin.calls();
+    assert.ok(calls.length > 0 && calls.every((c) => c.DOCKER_HOST === "tcp://fleet.example.invalid:2376"));
+    const started = calls.filter((c) => c.argv[0] === "run").map((c) => c.argv.find((a) => a.startsWith("swebench/")));
+    assert.ok(started.includes("swebench/sweb.eval.x86_64.acme_1776_calc-1:latest"));
+    assert.equal(calls.filter((c) => c.argv[0] === "run").length, calls.filter((c) => c.argv[0] === "rm").length);
   });
 
   it("stops with a clear error when every instance fails test generation", async () => {

@@ -18,7 +18,7 @@ import { registerDemo } from "./commands/demo.ts";
 import { registerDemux } from "./commands/demux.ts";
 import { registerMerge } from "./commands/merge.ts";
 import { registerRetry } from "./commands/retry.ts";
-import { registerPipeline } from "./commands/pipeline.ts";
+import { printPipelineHelp, registerPipeline } from "./commands/pipeline.ts";
 import { registerPlan } from "./commands/plan.ts";
 import { registerSchema } from "./commands/schema.ts";
 import { registerServe } from "./commands/serve.ts";
@@ -96,6 +96,7 @@ export async function main(argv: string[]): Promise<number> {
   try {
     argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS]);
     if ((argv.includes("--help") || argv.includes("-h")) && (await printStageHelp(argv, OWN_COMMAND_PIPELINES))) return 0;
+    if (await printPipelineHelp(argv)) return 0;
     const cli = buildCli();
     // cac's parser reads a bare `-` as a flag; hide it and put it back after parsing.
     cli.parse(["node", "batchline", ...argv.map((a) => (a === "-" ? STDIO_TOKEN : a))], { run: false });

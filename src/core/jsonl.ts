@@ -141,6 +141,14 @@ export function customIdOf(value: unknown): string | undefined {
   return undefined;
 }
 
+/** The id of a parsed line: its custom_id, or its instance_id for dataset rows. */
+export function recordIdOf(value: unknown): string | undefined {
+  const id = customIdOf(value);
+  if (id !== undefined || typeof value !== "object" || value === null) return id;
+  const instance = (value as { instance_id?: unknown }).instance_id;
+  return typeof instance === "string" ? instance : undefined;
+}
+
 const BATCH_CHARS = 1 << 16;
 
 /** Serializes values one per line, grouping small lines into chunks of about 64 KiB. */

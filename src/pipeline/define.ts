@@ -85,8 +85,10 @@ export function parsePipelineOptions(definition: PipelineDefinition, raw: Record
 export function optionRows(definition: PipelineDefinition): { own: [string, string][]; engine: [string, string][] } {
   const rows = (shape: Record<string, z.ZodType>) =>
     Object.entries(shape).map(([key, schema]): [string, string] => {
-      const isBool = schema.safeParse(true).success && !schema.safeParse("x").success;
-      return [`--${kebab(key)}${isBool ? "" : " <value>"}`, schema.description ?? ""];
+      const isBool = schema.safeParse(true).data === true;
+      const fallback = schema.safeParse(undefined);
+      const shown = fallback.success && fallback.data !== undefined && !(schema.description ?? "").includes("default") ? ` (default ${String(fallback.data)})` : "";
+      return [`--${kebab(key)}${isBool ? "" : " <value>"}`, `${schema.description ?? ""}${shown}`];
     });
   return { own: rows(definition.options.shape as Record<string, z.ZodType>), engine: rows(PipelineRunOptions.shape as Record<string, z.ZodType>) };
 }

@@ -25,3 +25,4 @@ export { type SubmitStepOptions, submit } from "./steps/submit.ts";
 export { type SinkStepOptions, sink } from "./steps/sink.ts";
 export { type EvalResult, type EvalStepOptions, evaluate } from "./steps/eval.ts";
 export { rounds } from "./steps/rounds.ts";
+export { pipelineHelp, pipelineList } from "./help.ts";

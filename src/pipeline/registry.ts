@@ -8,6 +8,8 @@ import type { PipelineDefinition } from "./types.ts";
 type PipelineModule = { default: PipelineDefinition };
 
 export const PIPELINES: Record<string, () => Promise<PipelineModule>> = {
+  "agentless-bugfixer": () => import("../agentless/agentless-bugfixer.ts"),
+  "agentless-testwriter": () => import("../agentless/agentless-testwriter.ts"),
   "swe-testgen": () => import("../swe-testgen/swe-testgen.ts"),
 };
 

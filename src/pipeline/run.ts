@@ -54,8 +54,9 @@ async function preflight(definition: PipelineDefinition, run: PipelineRunOptions
   const st = await stat(W).catch(() => undefined);
   if (st && !st.isDirectory()) throw new UsageError(`--workdir ${run.workdir}: is a file, not a directory`);
   const steps = mainSteps(definition);
-  if (run.startFrom !== undefined && !steps.some((s) => s.name === run.startFrom)) {
-    throw new UsageError(`--start-from ${run.startFrom}: not a step of ${definition.name}; steps: ${steps.map((s) => s.name).join(", ")}`);
+  const names = stepNames(definition, run.rounds);
+  if (run.startFrom !== undefined && !names.includes(run.startFrom)) {
+    throw new UsageError(`--start-from ${run.startFrom}: not a step of ${definition.name}; steps: ${names.join(", ")}`);
   }
   for (const step of steps) {
     if (step.kind !== "submit") continue;
@@ -113,7 +114,7 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
     const runStep = async (s: Scheduled): Promise<StepResult> => {
       rc.signal?.throwIfAborted();
       order.push(s.runName);
-      if (s.round === 0 && run.startFrom === s.step.name) dirty = true;
+      if (run.startFrom === s.runName) dirty = true;
       const probe = contextFor(s, false);
       // Volatile options (worker counts) are dropped at any depth of what the step hashes.
       const volatile = definition.volatile ?? [];
@@ -137,7 +138,11 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
       startedHashes[s.runName] = hash;
       await saveManifest(W, manifest);
       const result = await s.step.run(contextFor(s, resume));
-      if (s.append) result.produced += await appendPicks(s.append.into, s.append.from);
+      if (s.append) {
+        const appended = await appendPicks(s.append.into, s.append.from);
+        result.produced += appended;
+        result.summary = { ...result.summary, appended };
+      }
       const seconds = (Date.now() - t0) / 1000;
       manifest.steps[s.runName] = { hash, finishedAt: new Date().toISOString(), seconds, outputs, produced: result.produced, summary: result.summary };
       await saveManifest(W, manifest);
@@ -174,6 +179,17 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
   } finally {
     await release();
   }
+}
+
+/** Every step name a run with `rounds` retry rounds can have, in order (what --start-from takes). */
+export function stepNames(definition: PipelineDefinition, rounds: number): string[] {
+  const steps = mainSteps(definition);
+  const names = steps.map((s) => s.name);
+  const r = roundsOf(definition);
+  if (!r) return names;
+  const first = Math.min(...r.retry.map((rule) => steps.findIndex((s) => s.name === rule.from)));
+  for (let n = 1; n <= rounds; n++) names.push(`round${n}_requests`, ...steps.slice(first).map((s) => `round${n}_${r.names[s.name] ?? s.name}`));
+  return names;
 }
 
 /** True when `runName` is step `base` inside some round. */

@@ -166,7 +166,10 @@ export function customIdFor(instanceId: string, phase: GenerationPhase, attempt:
   return `${instanceId}__${phase}_${attempt}`;
 }
 
-async function shownFiles(files: Map<string, string | null>): Promise<ShownFile[]> {
+/** The test files as the instance's current test patch leaves them, for a fix prompt. */
+async function testFilesNow(env: PhaseEnv, i: Instance): Promise<ShownFile[]> {
+  const repo = await openRepoAt(env.options.reposDir, i.repo, i.base_commit);
+  const files = await currentTestFiles(repo, i.model_test_patch);
   return [...files].filter((e): e is [string, string] => e[1] !== null).map(([path, text]) => ({ path, text }));
 }
 
@@ -277,9 +280,8 @@ export async function hardCodeFixPhase(env: PhaseEnv, instances: Instance[], sta
     `hard_code_fix_${stats.hard_code_fix_iterations}`,
     todo,
     async (i) => {
-      const repo = await openRepoAt(env.options.reposDir, i.repo, i.base_commit);
       const failure = i.meta.fail_reason ? `${String(i.meta.fail_reason)}: ${String(i.meta.fail_detail ?? "")}` : undefined;
-      return hardCodeFixPrompt({ problemStatement: i.problem_statement, goldPatch: i.patch, testFiles: await shownFiles(await currentTestFiles(repo, i.model_test_patch)), ...(failure ? { failure } : {}) });
+      return hardCodeFixPrompt({ problemStatement: i.problem_statement, goldPatch: i.patch, testFiles: await testFilesNow(env, i), ...(failure ? { failure } : {}) });
     },
     (i, patch) => {
       i.model_test_patch = patch;
@@ -394,8 +396,7 @@ export async function coverageFixPhase(env: PhaseEnv, instances: Instance[], sta
     `coverage_fix_${stats.coverage_fix_iterations}`,
     todo,
     async (i) => {
-      const repo = await openRepoAt(env.options.reposDir, i.repo, i.base_commit);
-      return coverageFixPrompt({ problemStatement: i.problem_statement, goldPatch: i.patch, testFiles: await shownFiles(await currentTestFiles(repo, i.model_test_patch)), uncoveredLines: uncoveredLines(i) });
+      return coverageFixPrompt({ problemStatement: i.problem_statement, goldPatch: i.patch, testFiles: await testFilesNow(env, i), uncoveredLines: uncoveredLines(i) });
     },
     (i, patch) => {
       // the evaluated patch and its results stay until coverage_eval says the candidate is better

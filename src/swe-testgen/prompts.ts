@@ -63,6 +63,20 @@ ${ANSWER_FORMAT}
 `;
 }
 
+/** The issue, the reference patch and the current test files: what both fix prompts show. */
+function issueAndTests(o: { problemStatement: string; goldPatch: string; testFiles: readonly ShownFile[] }): string {
+  return `## The issue
+${o.problemStatement.trim()}
+
+## The reference patch
+\`\`\`diff
+${o.goldPatch.trimEnd()}
+\`\`\`
+
+## The test files as they are now
+${show(o.testFiles)}`;
+}
+
 /** hard_code_fix: rewrite tests that hard-code the reference implementation's details. */
 export function hardCodeFixPrompt(o: { problemStatement: string; goldPatch: string; testFiles: readonly ShownFile[]; failure?: string }): string {
   return `These tests were written for the issue below and its reference fix. Review them and rewrite any
@@ -72,16 +86,7 @@ output, or anything else a different correct fix could reasonably do differently
 check the issue itself requires, so the tests still fail without the fix and pass with it.
 If the tests are already fine, repeat one of them unchanged as a single edit.
 
-## The issue
-${o.problemStatement.trim()}
-
-## The reference patch
-\`\`\`diff
-${o.goldPatch.trimEnd()}
-\`\`\`
-
-## The test files as they are now
-${show(o.testFiles)}
+${issueAndTests(o)}
 ${o.failure ? `\n## What went wrong when the tests were run\n${o.failure.trim()}\n` : ""}
 ${ANSWER_FORMAT}
 `;
@@ -94,18 +99,9 @@ fix adds or changes. Add tests (or extend the existing ones) so that these lines
 
 ${o.uncoveredLines.map((l) => `    ${l}`).join("\n")}
 
-The new tests must also fail without the fix or at least pass with it; keep the existing tests.
+The new tests must pass with the fix; keep the existing tests.
 
-## The issue
-${o.problemStatement.trim()}
-
-## The reference patch
-\`\`\`diff
-${o.goldPatch.trimEnd()}
-\`\`\`
-
-## The test files as they are now
-${show(o.testFiles)}
+${issueAndTests(o)}
 ${ANSWER_FORMAT}
 `;
 }

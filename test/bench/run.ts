@@ -10,6 +10,7 @@
  *   direct      submit openai-compatible against a 50 ms chat server in another process (submitters.ts)
  *   batch       serve --replay + submit openai-batch (submitters.ts)
  *   proc_step2  2 workers against 1 (agentless.ts)
+ *   swe-testgen gold_eval + coverage_eval wall time per instance, --max-eval-workers 2 against 1 (swe-testgen.ts)
  *   json-array  src/datasets/json-array.ts against stream-json on a JSON array of SWE-bench rows (json-array.ts)
  *
  * Every child is a separate process timed by wall clock, with peak RSS from /usr/bin/time when it
@@ -300,6 +301,7 @@ async function main(): Promise<number> {
   await section("batch", async () => (await import("./submitters.ts")).batch());
   await section("proc_step2", async () => (await import("./agentless.ts")).procStep2());
   await section("json-array", async () => (await import("./json-array.ts")).jsonArray());
+  await section("swe-testgen", async () => (await import("./swe-testgen.ts")).sweTestgenEval());
   ratios(rows);
   console.log("");
   printTable(rows);

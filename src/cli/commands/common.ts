@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { type Location, RecordError, formatLocation } from "../../core/errors.ts";
+import { recordIdOf } from "../../core/jsonl.ts";
 import { type IdLine, idOf } from "../../core/line-ids.ts";
 
 /** Options every file command takes. */
@@ -14,13 +15,7 @@ export interface CommonOptions {
 }
 
 /** The id of a line: its custom_id, or its instance_id for dataset rows. */
-export function lineId(value: unknown): string | undefined {
-  if (typeof value !== "object" || value === null) return undefined;
-  const v = value as { custom_id?: unknown; instance_id?: unknown };
-  if (typeof v.custom_id === "string") return v.custom_id;
-  if (typeof v.instance_id === "string") return v.instance_id;
-  return undefined;
-}
+export const lineId = recordIdOf;
 
 /** The id of a line (custom_id, or instance_id), or an error naming its file and line. */
 export function requireId(record: IdLine, file: string): string {

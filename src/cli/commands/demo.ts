@@ -1,8 +1,9 @@
 /**
  * `batchline demo [--workdir DIR]`: the agentless bugfixer pipeline end to end on the bundled
- * fixtures, offline: two local `batchline serve --replay` servers (one per step's recording)
- * answer the openai-batch submitter over HTTP through the real `openai` SDK. The answers are
- * recorded fixtures, not a live model; the printed command runs the same pipeline on a real endpoint.
+ * fixtures, offline, through `runPipeline` like any run: two local `batchline serve --replay`
+ * servers (one per step's recording) answer the openai-batch submitter over HTTP through the real
+ * `openai` SDK. The answers are recorded fixtures, not a live model; the printed command runs the
+ * same pipeline on a real endpoint.
  */
 import type { CAC } from "cac";
 import { existsSync } from "node:fs";
@@ -10,10 +11,10 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { BatchlineError } from "../../core/errors.ts";
 import { ReplayIndex } from "../../internal/replay-index.ts";
+import { formatPipelineReport, loadPipeline, runPipeline } from "../../pipeline/index.ts";
 import { startBatchServer } from "../../server/batch-server.ts";
 import { replayExecutor } from "../../server/executors.ts";
 import { stringOption } from "../options.ts";
-import { formatReport, runPipeline } from "./pipeline.ts";
 
 /** The package's fixtures/agentless, found from this module in src/ or dist/src/. */
 function fixturesDir(): string {
@@ -34,28 +35,24 @@ async function demo(options: { workdir?: string; quiet?: boolean }): Promise<voi
   const log = options.quiet ? () => {} : (line: string) => process.stderr.write(`demo: ${line}\n`);
   try {
     log(`recorded answers served as an OpenAI Batch API at ${servers[0]!.baseURL} (step 1) and ${servers[1]!.baseURL} (step 2)`);
-    const report = await runPipeline({
-      pipeline: "agentless-bugfixer",
-      workdir,
-      options: { dataset: join(F, "dataset.jsonl"), repostructureDir: join(F, "repostructures"), passk: 2, modelName: "deepseek-ai/DeepSeek-V3.2", numWorkers: 2 },
-      env: {},
-      submitFor: (which) => ({
-        backend: "openai-batch",
-        options: { baseUrl: servers[which === "step1" ? 0 : 1]!.baseURL, pollInterval: 0.05, maxPollInterval: 0.2 },
-        env: { OPENAI_API_KEY: "demo" },
-      }),
-      rounds: 1,
+    const definition = await loadPipeline("agentless-bugfixer");
+    const options = { workdir, backend: "openai-batch", dataset: join(F, "dataset.jsonl"), repostructureDir: join(F, "repostructures"), passk: 2, modelName: "deepseek-ai/DeepSeek-V3.2", numWorkers: 2, rounds: 1, pollInterval: 0.05, maxPollInterval: 0.2 };
+    const report = await runPipeline(definition, options, {
+      env: { OPENAI_API_KEY: "demo" },
       log,
+      // Each step's recording has its own server; inside retry rounds too.
+      stepOptions: { submit_step1: { baseUrl: servers[0]!.baseURL }, submit_step2: { baseUrl: servers[1]!.baseURL } },
     });
-    process.stderr.write(formatReport(report).join("\n") + "\n");
+    process.stderr.write(formatPipelineReport(report).join("\n") + "\n");
     process.stderr.write(
       [
         `demo: patches in ${join(workdir, "save")}/preds_<pass>.jsonl and output_<pass>_processed.jsonl; failures in failures.jsonl; report in ${join(workdir, "report.json")}`,
         "demo: these answers are recorded fixtures. To run the same pipeline against a real endpoint:",
-        `  OPENAI_API_KEY=sk-... batchline pipeline agentless-bugfixer --backend openai-batch --dataset ${join(F, "dataset.jsonl")} --repostructure_dir ${join(F, "repostructures")} --model_name gpt-4.1-mini --passk 2 --workdir my-run`,
+        `  OPENAI_API_KEY=sk-... npx batchline pipeline agentless-bugfixer --backend openai-batch --dataset ${join(F, "dataset.jsonl")} --repostructure_dir ${join(F, "repostructures")} --model_name gpt-4.1-mini --passk 2 --workdir my-run`,
         "",
       ].join("\n"),
     );
+    if (report.error) throw new BatchlineError(report.error);
   } finally {
     await Promise.all(servers.map((s) => s.close()));
     await Promise.all(indexes.map((i) => i.close()));

@@ -22,10 +22,10 @@ export interface SideInputs<Side = unknown> {
 
 /** How a stage step reads, runs and writes. */
 export interface StageStepOptions<Options, Out> {
-  /** Workdir file of input records. Give this or `source`. */
+  /** Workdir file of input records (hashed, and read unless `source` reads it). Give this, `source`, or both. */
   in?: string;
-  /** Records from outside the workdir (a dataset); `label` names them in errors. */
-  source?: (ctx: StepContext<Options>) => { label: string; records: AsyncIterable<JsonlRecord> };
+  /** The records, when the definition reads them itself: from outside the workdir (a dataset), or `in` with its own filtering. `label` names them in errors. */
+  source?: (ctx: StepContext<Options>) => { label: string; records: AsyncIterable<JsonlRecord> } | Promise<{ label: string; records: AsyncIterable<JsonlRecord> }>;
   /** Workdir file the records go to. */
   out: string;
   /** Workdir file for failure records (with `split`). */
@@ -48,7 +48,7 @@ export async function writeLines(path: string, lines: AsyncIterable<string> | It
 
 /** A stage step named `name` running stage `stageName` (e.g. `agentless/bugfixer/gen-step1`). */
 export function stage<Options = any, Out = any>(name: string, stageName: string, o: StageStepOptions<Options, Out>): Step<Options> {
-  if ((o.in === undefined) === (o.source === undefined)) throw new UsageError(`stage step ${name}: give exactly one of in and source`);
+  if (o.in === undefined && o.source === undefined) throw new UsageError(`stage step ${name}: give in, source, or both`);
   const stageOptions = (ctx: StepContext<Options>) => o.options?.(ctx) ?? (ctx.options as Record<string, unknown>);
   return {
     kind: "stage",
@@ -60,7 +60,7 @@ export function stage<Options = any, Out = any>(name: string, stageName: string,
     async run(ctx): Promise<StepResult> {
       const definition = await loadStage(stageName);
       if (!definition) throw new UsageError(`stage step ${name}: no stage ${stageName} under stages/`);
-      const input = o.in !== undefined ? { label: ctx.file(o.in), records: readJsonl(createReadStream(ctx.file(o.in)), { file: ctx.file(o.in) }) } : o.source!(ctx);
+      const input = o.source ? await o.source(ctx) : { label: ctx.file(o.in!), records: readJsonl(createReadStream(ctx.file(o.in!)), { file: ctx.file(o.in!) }) };
       const side = o.side ? await o.side(ctx) : undefined;
       let lines = 0;
       const failures: string[] = [];

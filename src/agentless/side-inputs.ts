@@ -1,0 +1,190 @@
+/**
+ * What the agentless stages read besides their records, built once per run by whoever runs them
+ * (the `agentless` command or a pipeline step): the dataset (rows for gen_step1, an index by
+ * instance id for the proc stages), the repo-structure loader, the prompt template, the testwriter's
+ * step-1 choices, and the patch builder (a worker pool for proc_step2). Also the record selection
+ * by id range or shard, and the one-outcome-per-custom_id rule for inputs with repeated ids.
+ */
+import { readFile, stat } from "node:fs/promises";
+import { homedir } from "node:os";
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { SweBenchRow } from "../../schemas/swe-bench-row.ts";
+import { type Shard, compareBytes, inRange, inShard, needsIdList, parseRangeBound, parseShard, resolveRange } from "../core/custom-id.ts";
+import { UsageError } from "../core/errors.ts";
+import { type JsonlRecord, recordIdOf } from "../core/jsonl.ts";
+import { hubOptionsFromEnv, resolveHubSplit } from "../datasets/hub.ts";
+import { loadDataset, parseDatasetSpec } from "../datasets/load.ts";
+import { WorkerPool } from "../internal/worker-pool.ts";
+import { type SampleJob, type SampleResult, buildSample } from "./build-sample.ts";
+import { RepoStructureLoader } from "./repo-structure.ts";
+import { type Step1Choice, readStep1Choices } from "./step1-choices.ts";
+import type { AgentlessSide, Role } from "./steps.ts";
+
+/** The three stages of each role, by the Python scripts' names. */
+export const AGENTLESS_STAGES = ["gen_step1", "proc_step1_gen_step2", "proc_step2"] as const;
+export type AgentlessStage = (typeof AGENTLESS_STAGES)[number];
+
+/** Where the dataset comes from: a hub id or a local file, with the hub's split and revision. */
+export interface DatasetChoice {
+  dataset: string;
+  split?: string | undefined;
+  revision?: string | undefined;
+}
+
+/** The default dataset of the Kimi-Dev scripts. */
+export const DEFAULT_DATASET = "princeton-nlp/SWE-bench_Verified";
+
+function loadOptions(choice: DatasetChoice, env: Record<string, string | undefined>, log?: (line: string) => void) {
+  return {
+    ...hubOptionsFromEnv(env, homedir()),
+    split: choice.split ?? "test",
+    ...(choice.revision ? { revision: choice.revision } : {}),
+    ...(log ? { onLog: log } : {}),
+  };
+}
+
+/** The dataset's rows as records for gen_step1 (located by line or row). */
+export async function* datasetRecords(choice: DatasetChoice, env: Record<string, string | undefined>, log?: (line: string) => void): AsyncGenerator<JsonlRecord> {
+  for await (const rec of loadDataset(choice.dataset, loadOptions(choice, env, log))) {
+    yield { line: rec.at.line ?? rec.at.row ?? 0, text: "", offset: 0, value: rec.value };
+  }
+}
+
+/**
+ * Dataset rows by instance id, kept to the fields the stages read; the gold `patch` only when
+ * asked (bugfixer proc_step2 writes it into gt_results), so other stages never hold a dataset's patches.
+ */
+export async function datasetIndex(choice: DatasetChoice, env: Record<string, string | undefined>, keepPatch = false, log?: (line: string) => void): Promise<Map<string, SweBenchRow>> {
+  const index = new Map<string, SweBenchRow>();
+  for await (const rec of loadDataset(choice.dataset, loadOptions(choice, env, log))) {
+    const r = rec.value;
+    index.set(r.instance_id, { instance_id: r.instance_id, repo: r.repo, base_commit: r.base_commit, problem_statement: r.problem_statement, ...(keepPatch && typeof r.patch === "string" ? { patch: r.patch } : {}) } as SweBenchRow);
+  }
+  return index;
+}
+
+/** Throws a UsageError unless the dataset can be read: a local file that exists, or a hub split that resolves (it is cached on the way). */
+export async function checkDataset(choice: DatasetChoice, env: Record<string, string | undefined>, log?: (line: string) => void): Promise<void> {
+  const spec = parseDatasetSpec(choice.dataset);
+  if (spec.kind === "local") {
+    const info = await stat(spec.path).catch(() => undefined);
+    if (!info || !info.isFile()) throw new UsageError(`--dataset ${choice.dataset}: no such file`);
+    return;
+  }
+  const o = loadOptions(choice, env, log);
+  await resolveHubSplit({ dataset: spec.dataset, split: o.split, ...(choice.revision ? { revision: choice.revision } : {}) }, o);
+}
+
+/** --repostructure_dir must be a directory: a wrong path is one error, not a structure_not_found failure per instance. */
+export async function checkStructureDir(dir: string | undefined): Promise<string> {
+  if (!dir) throw new UsageError("missing --repostructure_dir <dir of <instance_id>.json> (build them with `batchline agentless structure`)");
+  const info = await stat(dir).catch(() => undefined);
+  if (!info) throw new UsageError(`--repostructure_dir ${dir}: no such directory (it holds the <instance_id>.json repo structures; build them with \`batchline agentless structure\`)`);
+  if (!info.isDirectory()) throw new UsageError(`--repostructure_dir ${dir}: not a directory`);
+  return dir;
+}
+
+/** The prompt template file's text, or undefined without one. */
+export async function loadPromptTemplate(path: string | undefined): Promise<string | undefined> {
+  if (path === undefined || path === "") return undefined;
+  return readFile(path, "utf8").catch(() => {
+    throw new UsageError(`--prompt-template ${path}: cannot read it`);
+  });
+}
+
+/** Builds samples inline (1 worker) or on a pool of worker threads; `close` ends the pool. */
+export function sampleBuilder(workers: number): { build: (job: SampleJob) => Promise<SampleResult>; close: () => Promise<void> } {
+  if (!(workers > 1)) return { build: async (job) => buildSample(job), close: async () => {} };
+  const ext = extname(fileURLToPath(import.meta.url)); // .ts from src/, .js from dist/
+  const pool = new WorkerPool<SampleJob, SampleResult>(new URL(`./build-sample-worker${ext}`, import.meta.url), Math.floor(workers));
+  return { build: (job) => pool.run(job), close: () => pool.close() };
+}
+
+/** The testwriter's step-1 choices from one or more step-1 outputs (later files win: retry rounds). */
+export async function step1Choices(paths: readonly string[], structures: RepoStructureLoader): Promise<Map<string, Step1Choice>> {
+  const all = new Map<string, Step1Choice>();
+  for (const path of paths) for (const [id, choice] of await readStep1Choices(path, structures)) all.set(id, choice);
+  return all;
+}
+
+/** The side inputs one agentless stage needs; `close` frees the worker pool. */
+export interface AgentlessSideRequest {
+  role: Role;
+  stage: AgentlessStage;
+  dataset: DatasetChoice;
+  repostructureDir: string;
+  promptTemplate?: string | undefined;
+  /** proc_step2: worker threads building patches. */
+  numWorkers?: number | undefined;
+  /** Testwriter proc_step2: the step-1 output file(s). */
+  step1Files?: readonly string[] | undefined;
+  env: Record<string, string | undefined>;
+  log?: ((line: string) => void) | undefined;
+}
+
+export async function agentlessSide(r: AgentlessSideRequest): Promise<{ side: AgentlessSide; close: () => Promise<void> }> {
+  const structures = new RepoStructureLoader({ dir: r.repostructureDir });
+  const promptTemplate = await loadPromptTemplate(r.promptTemplate);
+  const dataset = r.stage === "gen_step1" ? new Map<string, SweBenchRow>() : await datasetIndex(r.dataset, r.env, r.stage === "proc_step2" && r.role === "bugfixer", r.log);
+  const builder = sampleBuilder(r.stage === "proc_step2" ? (r.numWorkers ?? 8) : 1);
+  const side: AgentlessSide = { dataset, structures, build: builder.build, ...(promptTemplate !== undefined ? { promptTemplate } : {}) };
+  if (r.stage === "proc_step2" && r.role === "testwriter" && r.step1Files?.length) side.step1Choices = await step1Choices(r.step1Files, structures);
+  return { side, close: builder.close };
+}
+
+/** Keep records by id: `--start/--end` (ids or 0-based positions in the byte-sorted id list) and `--shard i/n`. */
+export interface IdSelection {
+  start?: string | number | undefined;
+  end?: string | number | undefined;
+  shard?: string | undefined;
+}
+
+/** True when the selection keeps everything. */
+export function selectsAll(s: IdSelection): boolean {
+  return s.start === undefined && s.end === undefined && s.shard === undefined;
+}
+
+/** Throws a UsageError for a selection that does not parse (before anything runs). */
+export function checkSelection(s: IdSelection): void {
+  parseRangeBound(s.start, "--start");
+  parseRangeBound(s.end, "--end");
+  parseShard(s.shard);
+}
+
+/** Keeps the records whose id (custom_id, or instance_id for rows) is selected; `allIds` lists every id, for positions. */
+export async function* selectRecords(records: AsyncIterable<JsonlRecord>, selection: IdSelection, allIds: () => Promise<string[]>): AsyncGenerator<JsonlRecord> {
+  const start = parseRangeBound(selection.start, "--start");
+  const end = parseRangeBound(selection.end, "--end");
+  const shard: Shard | undefined = parseShard(selection.shard);
+  if (!start && !end && !shard) {
+    yield* records;
+    return;
+  }
+  const sorted = needsIdList(start, end) ? [...new Set(await allIds())].sort(compareBytes) : undefined;
+  const range = resolveRange(start, end, sorted);
+  for await (const rec of records) {
+    const id = recordIdOf(rec.value);
+    if (id === undefined) {
+      yield rec; // the stage's own validation names the line
+      continue;
+    }
+    if (range.empty || !inRange(id, range) || (shard && !inShard(id, shard))) continue;
+    yield rec;
+  }
+}
+
+/** Drops the earlier lines of a custom_id that is on several lines: the last line is its outcome. `dropped` is told how many. */
+export async function* lastLineWins(records: AsyncIterable<JsonlRecord>, repeated: Map<string, number>, dropped?: (count: number) => void): AsyncGenerator<JsonlRecord> {
+  let n = 0;
+  for await (const rec of records) {
+    const id = recordIdOf(rec.value);
+    const last = id === undefined ? undefined : repeated.get(id);
+    if (last !== undefined && last !== rec.line) {
+      n++;
+      continue;
+    }
+    yield rec;
+  }
+  if (n > 0) dropped?.(n);
+}
