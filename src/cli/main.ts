@@ -129,7 +129,8 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void shutdown(signal));
+const commandName = process.argv.slice(2).find((a) => !a.startsWith("-")) ?? "batchline";
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void shutdown(signal, commandName));
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code === "EPIPE") process.exit(0);
 });
