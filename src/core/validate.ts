@@ -148,6 +148,10 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
 export function formatReport(report: ValidationReport): string[] {
   const out: string[] = [];
   const mb = (report.bytes / (1024 * 1024)).toFixed(1);
+  if (report.lines === 0) {
+    out.push(`${report.file}: empty file (no lines)`);
+    return out;
+  }
   out.push(`${report.file}: ${report.kind} file, ${report.lines} lines, ${mb} MB`);
   if (report.models) out.push(`models: ${Object.entries(report.models).map(([m, n]) => `${m} (${n})`).join(", ") || "none"}`);
   if (report.urls) out.push(`urls: ${Object.entries(report.urls).map(([u, n]) => `${u} (${n})`).join(", ") || "none"}`);

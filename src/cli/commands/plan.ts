@@ -1,5 +1,6 @@
 /** `batchline plan`: lines, bytes, chunks, tokens and cost of a request file before it is sent. */
 import type { CAC } from "cac";
+import { INPUT_OPTION, inputPath } from "../io.ts";
 import { BatchlineError, UsageError } from "../../core/errors.ts";
 import { type Plan, formatPlan, planRequests } from "../../submitters/plan.ts";
 import { BUNDLED_PRICES, type PriceTable, loadPriceTable } from "../../submitters/prices.ts";
@@ -55,13 +56,15 @@ export async function checkCost(path: string, options: CostOptions): Promise<Pla
 
 export function registerPlan(cli: CAC): void {
   cli
-    .command("plan <requests>", "Lines, bytes, chunks per backend, input tokens and the cost at batch prices of a request file")
+    .command("plan [requests]", "Lines, bytes, chunks per backend, input tokens and the cost at batch prices of a request file")
     .option("--price-table <file>", "JSON price table to use instead of the bundled, dated one")
     .option("--max-cost <usd>", "Exit 1 if the estimated cost is above this")
     .option("--output-tokens <n>", "Assume n output tokens per request (default: each request's max_tokens, the worst case)")
     .option("--json", "Print the plan as JSON")
     .example("batchline plan batch_requests_step2.jsonl --max-cost 50")
-    .action(async (requests: string, options: CostOptions & { json?: boolean }) => {
+    .option(...INPUT_OPTION)
+    .action(async (positional: string | undefined, options: CostOptions & { json?: boolean; input?: string }) => {
+      const requests = inputPath(positional, options, "plan");
       // plan reads the file twice when it refuses (the plan, then the refusal): stdin is kept in a temp file
       const stdin = requests === "-" ? await spoolStdin() : undefined;
       try {
