@@ -7,15 +7,17 @@
  */
 import type { CAC } from "cac";
 import { join } from "node:path";
+import { BatchRequest } from "../../../schemas/batch-request.ts";
 import { BatchOutput, isSuccess } from "../../../schemas/openai-batch-output.ts";
 import { answerOf } from "../../agentless/answers.ts";
-import { RecordError, RecordValidationError, UsageError } from "../../core/errors.ts";
+import { type Issue, RecordError, RecordValidationError, UsageError } from "../../core/errors.ts";
 import { type JoinReport, joinByCustomId } from "../../core/join.ts";
 import { type JsonlRecord, customIdOf, joinRawLines, readJsonl } from "../../core/jsonl.ts";
 import { type IdLine, readLineIds } from "../../core/line-ids.ts";
 import { flattenIssues } from "../../core/stage.ts";
 import { openInput, writeOutput } from "../io.ts";
 import { stringOption } from "../options.ts";
+import { SkipLog } from "./common.ts";
 
 /** Every class a request can have, in precedence order; `ok` requests are never retried. */
 export const RETRY_CLASSES = ["missing", "failed", "truncated", "empty", "no-patch", "ok"] as const;
@@ -117,8 +119,21 @@ function failOnDuplicates(report: JoinReport, outputFile: string): void {
   throw new RecordError({ file: d.file, line: d.lines[1] ?? d.lines[0], customId: d.customId }, `duplicate custom_id (lines ${d.lines.join(", ")})${hint}`);
 }
 
+/** The problems of a request line that is about to be written, or undefined when it is a valid request. */
+function requestProblems(bytes: Buffer): Issue[] | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString("utf8"));
+  } catch (err) {
+    return [{ path: "", message: `not valid JSON (${(err as Error).message})` }];
+  }
+  const parsed = BatchRequest.safeParse(value);
+  return parsed.success ? undefined : flattenIssues(parsed.error);
+}
+
 interface RetryOptions {
   output?: string;
+  skipBad?: boolean;
   why?: unknown;
   saveDir?: unknown;
   quiet?: boolean;
@@ -138,6 +153,7 @@ async function retry(requestsPath: string, outputPath: string, options: RetryOpt
     { pick: classifyOutput },
   );
   const counts = Object.fromEntries(RETRY_CLASSES.map((c) => [c, 0])) as Record<RetryClass, number>;
+  const skipped = new SkipLog();
   let written = 0;
 
   async function* selected(): AsyncGenerator<Buffer> {
@@ -154,6 +170,14 @@ async function retry(requestsPath: string, outputPath: string, options: RetryOpt
       if (cls === "ok" && noPatch?.has(row.customId)) cls = "no-patch";
       counts[cls]++;
       if (why.has(cls)) {
+        // Lines are copied, not parsed, except those copied into the retry file: each must be a request.
+        const issues = requestProblems(row.left.value.bytes);
+        if (issues) {
+          const err = new RecordValidationError({ file: requests.file, line: row.left.line, customId: row.customId }, "batch request line", issues);
+          if (!options.skipBad) throw err;
+          skipped.report(err.at, err.message);
+          continue;
+        }
         written++;
         yield row.left.value.bytes;
       }
@@ -164,6 +188,7 @@ async function retry(requestsPath: string, outputPath: string, options: RetryOpt
   const dest = options.output ?? "-";
   await writeOutput(dest, joinRawLines(selected()));
   requests.progress.done();
+  skipped.summary("retry");
   if (!options.quiet) {
     const classes = RETRY_CLASSES.filter((c) => c !== "no-patch" || noPatch !== undefined);
     const total = classes.reduce((n, c) => n + counts[c], 0);
@@ -180,6 +205,7 @@ export function registerRetry(cli: CAC): void {
     .option("-o, --output <path>", "Where the request lines go, or - for stdout", { default: "-" })
     .option("--why <classes>", `Classes to retry, comma-separated: ${SELECTABLE.join(", ")} (missing always)`, { default: DEFAULT_WHY.join(",") })
     .option("--save-dir <dir>", "An agentless --save_dir: requests with a proc_step2 failure in its failures.jsonl are no-patch")
+    .option("--skip-bad", "Report and skip request lines that are not valid requests instead of failing")
     .option("-q, --quiet", "No progress or summary on stderr")
     .example("batchline retry batch_requests_step1.jsonl batch_output_step1.jsonl -o retry_step1.jsonl")
     .example("batchline retry batch_requests_step2.jsonl batch_output_step2.jsonl --why failed,no-patch --save-dir results/run1")
