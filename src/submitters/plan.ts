@@ -9,7 +9,7 @@ import { createReadStream } from "node:fs";
 import { getEncoding, type Tiktoken } from "js-tiktoken";
 import { BatchRequest } from "../../schemas/batch-request.ts";
 import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, OPENAI_BATCH_LIMITS } from "../core/chunking.ts";
-import { RecordValidationError } from "../core/errors.ts";
+import { type BatchlineError, RecordValidationError } from "../core/errors.ts";
 import { locationOf, readJsonl } from "../core/jsonl.ts";
 import { flattenIssues } from "../core/stage.ts";
 import { type PriceTable, batchPrice } from "./prices.ts";
@@ -96,6 +96,8 @@ export interface PlanOptions {
   outputTokens?: number;
   /** The name the plan and its errors give the file (e.g. `<stdin>` for a spooled stdin); default: the path. */
   label?: string;
+  /** Called for each bad line, which is then left out of the plan; without it a bad line throws. */
+  onBadLine?: (err: BatchlineError) => void;
 }
 
 /** Streams a request file and plans it; a bad line throws with file:line (custom_id). */
@@ -105,9 +107,14 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
   let lines = 0;
   let bytes = 0;
   const file = options.label ?? path;
-  for await (const rec of readJsonl(createReadStream(path, { highWaterMark: 1 << 20 }), { file })) {
+  for await (const rec of readJsonl(createReadStream(path, { highWaterMark: 1 << 20 }), { file, ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}) })) {
     const parsed = BatchRequest.safeParse(rec.value);
-    if (!parsed.success) throw new RecordValidationError(locationOf(file, rec), "batch request line", flattenIssues(parsed.error));
+    if (!parsed.success) {
+      const err = new RecordValidationError(locationOf(file, rec), "batch request line", flattenIssues(parsed.error));
+      if (!options.onBadLine) throw err;
+      options.onBadLine(err);
+      continue;
+    }
     const req = parsed.data;
     const size = Buffer.byteLength(rec.text) + 1;
     lines++;

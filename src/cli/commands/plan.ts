@@ -1,12 +1,12 @@
 /** `batchline plan`: lines, bytes, chunks, tokens and cost of a request file before it is sent. */
 import type { CAC } from "cac";
 import { INPUT_OPTION, inputPath } from "../io.ts";
-import { BatchlineError, UsageError } from "../../core/errors.ts";
+import { BatchlineError, type Location, UsageError } from "../../core/errors.ts";
 import { type Plan, formatPlan, planRequests } from "../../submitters/plan.ts";
 import { BUNDLED_PRICES, type PriceTable, loadPriceTable } from "../../submitters/prices.ts";
 import { checkInputFile } from "../../core/file-checks.ts";
 import { stringOption } from "../options.ts";
-import { spoolStdin } from "./common.ts";
+import { SkipLog, spoolStdin } from "./common.ts";
 
 /** Options shared by `plan` and `submit --max-cost`. */
 export interface CostOptions {
@@ -28,10 +28,18 @@ function maxCostOf(options: CostOptions): number | undefined {
 }
 
 /** Plans a request file with the --price-table and --output-tokens options; `label` names it in the plan and errors. */
-async function planWith(path: string, options: CostOptions, label?: string): Promise<Plan> {
+async function planWith(path: string, options: CostOptions & { skipBad?: boolean }, label?: string): Promise<Plan> {
   const outputTokens = options.outputTokens === undefined ? undefined : Number(options.outputTokens);
   if (outputTokens !== undefined && !(Number.isInteger(outputTokens) && outputTokens >= 0)) throw new UsageError(`--output-tokens ${options.outputTokens}: expected a whole number per request`);
-  return planRequests(path, { prices: await prices(options), ...(outputTokens !== undefined ? { outputTokens } : {}), ...(label ? { label } : {}) });
+  const skipped = new SkipLog();
+  const plan = await planRequests(path, {
+    prices: await prices(options),
+    ...(outputTokens !== undefined ? { outputTokens } : {}),
+    ...(label ? { label } : {}),
+    ...(options.skipBad ? { onBadLine: (err: BatchlineError & { at?: Location }) => skipped.report(err.at ?? { file: label ?? path }, err.message) } : {}),
+  });
+  skipped.summary("plan");
+  return plan;
 }
 
 /** Throws when --max-cost is given and the plan's estimate is above it (or cannot be priced). */
@@ -61,9 +69,10 @@ export function registerPlan(cli: CAC): void {
     .option("--max-cost <usd>", "Exit 1 if the estimated cost is above this")
     .option("--output-tokens <n>", "Assume n output tokens per request (default: each request's max_tokens, the worst case)")
     .option("--json", "Print the plan as JSON")
+    .option("--skip-bad", "Report and leave out bad lines instead of failing")
     .example("batchline plan batch_requests_step2.jsonl --max-cost 50")
     .option(...INPUT_OPTION)
-    .action(async (positional: string | undefined, options: CostOptions & { json?: boolean; input?: string }) => {
+    .action(async (positional: string | undefined, options: CostOptions & { json?: boolean; input?: string; skipBad?: boolean }) => {
       const requests = inputPath(positional, options, "plan");
       // plan reads the file twice when it refuses (the plan, then the refusal): stdin is kept in a temp file
       const stdin = requests === "-" ? await spoolStdin() : undefined;
@@ -75,7 +84,7 @@ export function registerPlan(cli: CAC): void {
     });
 }
 
-async function planCommand(requests: string, options: CostOptions & { json?: boolean }, label?: string): Promise<void> {
+async function planCommand(requests: string, options: CostOptions & { json?: boolean; skipBad?: boolean }, label?: string): Promise<void> {
   await checkInputFile(requests, "request file");
   maxCostOf(options);
   const plan = await planWith(requests, options, label);
