@@ -79,6 +79,8 @@ export const AgentlessOptions = z.looseObject({
   thinkingBudget: int(32768).describe("thinking budget when thinking is on (--thinking_budget)"),
   convertCrlf: bool.default(false).describe("turn CRLF into LF in problem statements (--convert_crlf)"),
   numWorkers: int(8).describe("proc_step2: worker threads building patches (--num_workers)"),
-  promptTemplate: z.string().optional().describe("a file with your own prompt ({problem_statement}, {structure}, {content})"),
+  promptTemplate: z.string().optional().describe("a file with your own prompt for the step the stage builds (placeholders: src/agentless/prompts.ts)"),
+  step1PromptTemplate: z.string().optional().describe("a file with your own localization prompt (--step1_prompt_template)"),
+  step2PromptTemplate: z.string().optional().describe("a file with your own repair or test-writing prompt (--step2_prompt_template)"),
 });
 export type AgentlessOptions = z.infer<typeof AgentlessOptions>;

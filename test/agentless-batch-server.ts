@@ -9,12 +9,17 @@ import { FIXTURES } from "./helpers.ts";
 const F = join(FIXTURES, "agentless");
 
 export async function recordedServer(stepDelayMs: number, faults: Faults = {}): Promise<BatchServer & { closeAll: () => Promise<void> }> {
-  const step1 = replayExecutor(await ReplayIndex.open(join(F, "bugfixer-step1-output.jsonl")));
-  const step2 = replayExecutor(await ReplayIndex.open(join(F, "bugfixer-step2-output.jsonl")));
+  const indexes = [await ReplayIndex.open(join(F, "bugfixer-step1-output.jsonl")), await ReplayIndex.open(join(F, "bugfixer-step2-output.jsonl"))];
+  const [step1, step2] = indexes.map((index) => replayExecutor(index)) as [Executor, Executor];
   const executor: Executor = (request, signal) => {
     const prompt = String((request.body as unknown as { messages: { content: string }[] }).messages[0]!.content);
     return (prompt.includes("### Repository layout") ? step1 : step2)(request, signal);
   };
   const server = await startBatchServer({ executor, faults: { stepDelayMs, ...faults } });
-  return Object.assign(server, { closeAll: () => server.close() });
+  // The indexes hold open file handles: closing them keeps the test run free of "Closing file descriptor on garbage collection" warnings.
+  const closeAll = async () => {
+    await server.close();
+    await Promise.all(indexes.map((i) => i.close()));
+  };
+  return Object.assign(server, { closeAll });
 }

@@ -338,3 +338,84 @@ describe("agentless inputs are checked where they are made (issue 11 items 9, 10
     assert.ok(!existsSync(out) && !existsSync(`${out}.failures.jsonl`));
   });
 });
+
+describe("item 10: a user's prompt templates, all four prompts, byte for byte", () => {
+  const FLASK_TREE_NO_TESTS = "flask/\n    setup.py\ndocs/\n    conftest.py\nsrc/\n    flask/\n        __init__.py\n        config.py";
+  const FLASK_TREE = `${FLASK_TREE_NO_TESTS}\ntests/\n    conftest.py\n    test_config.py`;
+  const CONFIG_PY = "class Config(dict):\n    def from_mapping(self, mapping):\n        for key, value in mapping.items():\n            self[key] = value\n        return True";
+  const TEST_PY = 'from flask.config import Config\n\n\ndef test_from_mapping_keeps_upper_keys():\n    c = Config()\n    c.from_mapping({"A": 1})\n    assert c["A"] == 1';
+  const problem = "Config.from_mapping keeps lower-case keys; only upper-case keys are configuration.";
+  // Templates in the layout an Agentless-trained model expects (our own words); the file's final newline is not part of the prompt.
+  const STEP1 = "Which files?\n\n### Problem ###\n{problem_statement}\n\n###\n\n### Repository Structure ###\n{agentless_structure}\n\n###\n\nA dict such as {key: value} and {name} stay as written.\n";
+  const STEP2 = "--- BEGIN ISSUE ---\n{problem_statement}\n--- END ISSUE ---\n--- BEGIN FILE ---\n```\n{agentless_content}\n```\n--- END FILE ---\nEdit {file} ({instance_id}, {repo}).\n";
+  const expect1 = (tree: string) => `Which files?\n\n### Problem ###\n${problem}\n\n###\n\n### Repository Structure ###\n${tree}\n\n###\n\nA dict such as {key: value} and {name} stay as written.`;
+  const expect2 = (content: string, file: string) => `--- BEGIN ISSUE ---\n${problem}\n--- END ISSUE ---\n--- BEGIN FILE ---\n\`\`\`\n${content}\n\`\`\`\n--- END FILE ---\nEdit ${file} (${FLASK_ID}, pallets/flask).`;
+  const flaskOnly = async () => {
+    const rows = (await readFile(world.dataset, "utf8")).trim().split("\n").filter((l) => l.includes(FLASK_ID));
+    const path = join(dir, "flask-only.jsonl");
+    await writeFile(path, rows.join("\n") + "\n");
+    return path;
+  };
+
+  it("gen_step1 (both roles): the prompt is the template filled, byte for byte; thinking_budget only with --enable_thinking", async () => {
+    const t1 = join(dir, "step1.tmpl");
+    await writeFile(t1, STEP1);
+    const dataset = await flaskOnly();
+    for (const [role, flag, tree] of [["bugfixer", "--step1-prompt-template", FLASK_TREE_NO_TESTS], ["testwriter", "--prompt-template", FLASK_TREE]] as const) {
+      const out = join(dir, `tmpl-${role}-1.jsonl`);
+      const r = await runCli(["agentless", role, "gen_step1", "--dataset", dataset, "--repostructure_dir", world.structures, flag, t1, "--output_file", out]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /\{name\} is no placeholder and stays as written/);
+      const [req] = parseLines(await readFile(out, "utf8")) as (Req & { body: Record<string, unknown> })[];
+      assert.equal(req!.body.messages[0]!.content, expect1(tree), role);
+      assert.ok(!Object.hasOwn(req!.body, "thinking_budget") && !Object.hasOwn(req!.body, "enable_thinking"), "not asked: not sent");
+    }
+    const out = join(dir, "tmpl-think.jsonl");
+    assert.equal((await runCli(["agentless", "bugfixer", "gen_step1", "--dataset", dataset, "--repostructure_dir", world.structures, "--enable_thinking", "--thinking_budget", "4096", "--output_file", out])).code, 0);
+    const [req] = parseLines(await readFile(out, "utf8")) as { body: Record<string, unknown> }[];
+    assert.deepEqual([req!.body.enable_thinking, req!.body.thinking_budget], [true, 4096]);
+  });
+
+  it("proc_step1_gen_step2 (both roles): files in the Agentless layout, the test file for the testwriter", async () => {
+    const t2 = join(dir, "step2.tmpl");
+    await writeFile(t2, STEP2);
+    const input = writeLines(join(dir, "tmpl-step1-out.jsonl"), [answered(FLASK_ID, "```\ntests/test_config.py\nflask/config.py\n```")]);
+    for (const [role, flag, expected] of [["bugfixer", "--step2-prompt-template", expect2(`tests/test_config.py\n${TEST_PY}\n\nsrc/flask/config.py\n${CONFIG_PY}`, "")], ["testwriter", "--prompt-template", expect2(`tests/test_config.py\n${TEST_PY}`, "tests/test_config.py")]] as const) {
+      const out = join(dir, `tmpl-${role}-2.jsonl`);
+      const r = await runCli(["agentless", role, "proc_step1_gen_step2", ...common(), "--input_file", input, flag, t2, "--output_file", out]);
+      assert.equal(r.code, 0, r.stderr);
+      const [req] = parseLines(await readFile(out, "utf8")) as Req[];
+      assert.equal(req!.body.messages[0]!.content, expected, role);
+    }
+  });
+
+  it("a step-1 template naming a step-2 placeholder is refused before anything runs", async () => {
+    const bad = join(dir, "bad.tmpl");
+    await writeFile(bad, "{problem_statement}\n{content}\n");
+    const r = await runCli(["agentless", "bugfixer", "gen_step1", ...common(), "--step1-prompt-template", bad, "--output_file", join(dir, "never2.jsonl")]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^batchline: --step1-prompt-template .*bad\.tmpl: \{content\} only exist\(s\) in step 2/);
+  });
+});
+
+describe("issue 11 item 16: each agentless stage's --help, and the fixtures' README", () => {
+  it("lists that stage's own options, not the generic help", async () => {
+    const step2 = await runCli(["agentless", "bugfixer", "proc_step2", "--help"]);
+    assert.equal(step2.code, 0);
+    assert.match(step2.stdout, /^batchline agentless bugfixer proc_step2 \[options\]\n/);
+    assert.match(step2.stdout, /--save-dir <dir>/);
+    assert.doesNotMatch(step2.stdout, /--passk|--output-file|--step1-file|--temp|Usage:/, "gen-step options and the generic usage are not shown");
+    const tw = await runCli(["agentless", "testwriter", "--stage", "proc_step2", "-h"]);
+    assert.match(tw.stdout, /--step1-file <path>/);
+    const gen = await runCli(["agentless", "testwriter", "gen_step1", "--help"]);
+    assert.match(gen.stdout, /--passk <k>/);
+    assert.match(gen.stdout, /--step1-prompt-template <file>/);
+    assert.doesNotMatch(gen.stdout, /--save-dir|--input-file|--step2-prompt-template/);
+  });
+
+  it("fixtures/agentless/README.md names only documents that are in the repository", async () => {
+    const { ROOT } = await import("./helpers.ts");
+    const text = await readFile(join(ROOT, "fixtures/agentless/README.md"), "utf8");
+    for (const m of text.matchAll(/\b([A-Z][A-Z_-]+\.md)\b/g)) assert.ok(existsSync(join(ROOT, m[1]!)) || existsSync(join(ROOT, "fixtures/agentless", m[1]!)), `${m[1]} is not in the repository`);
+  });
+});

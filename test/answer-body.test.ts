@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { BatchOutput } from "../schemas/openai-batch-output.ts";
 import { answerOf } from "../src/agentless/answers.ts";
 import { readAnswerBody } from "../src/core/answer-body.ts";
-import { FIXTURES, parseLines, runCli } from "./helpers.ts";
+import { FIXTURES, parseLines, runCli, tempDir } from "./helpers.ts";
 
 const OUTPUT = join(FIXTURES, "batch/responses-output.jsonl");
 const REQUESTS = join(FIXTURES, "batch/responses-requests.jsonl");
@@ -61,5 +61,55 @@ describe("answer bodies: chat, Responses API, completions", () => {
     const ids = parseLines(r.stdout).map((v) => (v as { custom_id: string }).custom_id);
     assert.deepEqual(ids, ["resp-cut", "resp-reasoning-only", "resp-filtered", "resp-refused", "resp-empty", "resp-missing"]);
     assert.match(r.stderr, /7 requests: 1 missing, 2 failed, 2 truncated, 1 empty, 1 ok/);
+  });
+});
+
+/** The same answer as a Responses-API body: text as an output_text part, `length` as incomplete for max_output_tokens. */
+function asResponse(line: BatchOutput): BatchOutput {
+  const body = line.response?.body as { model?: string; choices?: { message: { content: string | null; reasoning_content?: string }; finish_reason: string }[]; usage?: { prompt_tokens: number; completion_tokens: number; total_tokens: number } } | undefined;
+  const choice = body?.choices?.[0];
+  if (!line.response || line.response.status_code !== 200 || !choice) return line;
+  const output: unknown[] = [{ id: "rs_1", type: "reasoning", summary: [] }];
+  if (choice.message.content !== null) output.push({ id: "msg_1", type: "message", status: "completed", role: "assistant", content: [{ type: "output_text", text: choice.message.content, annotations: [] }] });
+  const cut = choice.finish_reason === "length";
+  const u = body!.usage;
+  return {
+    ...line,
+    response: {
+      ...line.response,
+      body: {
+        id: "resp_1",
+        object: "response",
+        status: cut ? "incomplete" : "completed",
+        incomplete_details: cut ? { reason: "max_output_tokens" } : null,
+        model: body!.model,
+        output,
+        usage: u ? { input_tokens: u.prompt_tokens, input_tokens_details: { cached_tokens: 0 }, output_tokens: u.completion_tokens, output_tokens_details: { reasoning_tokens: 0 }, total_tokens: u.total_tokens } : undefined,
+      },
+    },
+  };
+}
+
+describe("agentless reads Responses-API answers", () => {
+  it("proc_step1_gen_step2 gives the same step-2 requests and failures from Responses bodies as from chat bodies", async (t) => {
+    const { dir, cleanup } = await tempDir();
+    t.after(cleanup);
+    const F = join(FIXTURES, "agentless");
+    const common = ["--dataset", join(F, "dataset.jsonl"), "--repostructure_dir", join(F, "repostructures"), "--passk", "2"];
+    const chat = join(F, "bugfixer-step1-output.jsonl");
+    const responses = join(dir, "step1-responses.jsonl");
+    const lines = parseLines(await readFile(chat, "utf8")).map((v) => asResponse(BatchOutput.parse(v)));
+    assert.ok(lines.some((l) => (l.response?.body as { object?: string } | undefined)?.object === "response"));
+    await writeFile(responses, lines.map((l) => JSON.stringify(l) + "\n").join(""));
+    const run = async (input: string, out: string) => {
+      const r = await runCli(["agentless", "bugfixer", "proc_step1_gen_step2", ...common, "--input_file", input, "--output_file", out]);
+      assert.equal(r.code, 0, r.stderr);
+      return { requests: await readFile(out, "utf8"), failures: (parseLines(await readFile(`${out}.failures.jsonl`, "utf8")) as { custom_id: string; reason: string }[]).map((f) => `${f.custom_id} ${f.reason}`).sort() };
+    };
+    const fromChat = await run(chat, join(dir, "from-chat.jsonl"));
+    const fromResponses = await run(responses, join(dir, "from-responses.jsonl"));
+    assert.ok(fromChat.requests.length > 0);
+    assert.equal(fromResponses.requests, fromChat.requests, "the same repair requests, byte for byte");
+    assert.deepEqual(fromResponses.failures, fromChat.failures);
   });
 });

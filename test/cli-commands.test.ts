@@ -26,7 +26,7 @@ describe("batchline --help", () => {
     const slice = await runCli(["slice", "--help"]);
     assert.match(slice.stdout, /--start, --start-file <id\|n>/);
     const stage = await runCli(["requests", "rewrite", "--help"]);
-    assert.match(stage.stdout, /--max-tokens <value>\s+set body\.max_tokens/);
+    assert.match(stage.stdout, /--max-tokens <value>\s+set the output-token cap: body\.max_tokens \(chat, completions\), max_output_tokens \(\/v1\/responses\)/);
   });
 
   it("fails with one line on an unknown command or option", async () => {
@@ -66,7 +66,7 @@ describe("batchline validate", () => {
 
   it("counts more chunks when a file passes the line limit, per model", async () => {
     const path = join(dir, "many.jsonl");
-    const lines = Array.from({ length: 50_001 }, (_, i) => `{"custom_id":"r${i}","method":"POST","url":"/v1/chat/completions","body":{"model":"${i % 2 ? "a" : "b"}"}}`);
+    const lines = Array.from({ length: 50_001 }, (_, i) => `{"custom_id":"r${i}","method":"POST","url":"/v1/chat/completions","body":{"model":"${i % 2 ? "a" : "b"}","messages":[]}}`);
     await writeFile(path, lines.join("\n"));
     const r = await runCli(["validate", path, "--json", "--quiet"]);
     const report = JSON.parse(r.stdout);

@@ -103,7 +103,7 @@ describe("batchline pipeline (CLI)", () => {
     await refused([...base, "--repostructure_dir", join(dir, "nowhere")], /--repostructure_dir .*nowhere: no such directory/);
     await refused([...base, "--backend", "opena-batch"], /unknown backend opena-batch; backends: openai-batch/);
     await refused(without("--from-step2"), /--backend replay needs --from-step2 <recorded output.jsonl> for submit_step2/);
-    await refused([...base, "--from-step1", join(dir, "gone.jsonl")], /replay recording: no such file \(.*gone\.jsonl\)/);
+    await refused([...base, "--from-step1", join(dir, "gone.jsonl")], /replay recording.*(gone\.jsonl.*no such file|no such file.*gone\.jsonl)/);
     await refused([...base, "--dataset", join(dir, "gone.jsonl")], /--dataset .*gone.jsonl: no such file/);
     await refused([...base, "--start-from", "bogus"], /--start-from bogus: not a step of agentless-bugfixer; steps: gen_step1, submit_step1/);
     await refused([...base, "--pask", "8"], /unknown option --pask/);

@@ -64,6 +64,26 @@ describe("plan", () => {
     assert.equal(bad.code, 1);
     assert.match(bad.stderr, /cannot read the price table/);
   });
+
+  it("--enqueued-token-limit says how many chunks of a model fit in flight, and which chunk never can", async () => {
+    const requests = join(dir, "gpt-limit.jsonl");
+    await writeContractRequests(requests, 3); // 6 lines of one model
+    const text = (await readFile(requests, "utf8")).replaceAll('"model":"m-1"', '"model":"gpt-4.1-mini"');
+    await writeFile(requests, text);
+    const perLine = text.trimEnd().split("\n").map((l) => countInputTokens(JSON.parse(l).body).tokens);
+    const pairs = [0, 2, 4].map((i) => perLine[i]! + perLine[i + 1]!);
+    const limit = Math.max(...pairs) + Math.min(...pairs) - 1; // one chunk of two lines at a time, never two
+    const r = await runCli(["plan", requests, "--max-chunk-lines", "2", "--enqueued-token-limit", String(limit)]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`gpt-4\\.1-mini: ${perLine.reduce((a, b) => a + b, 0).toLocaleString("en-US")} tokens enqueued in 3 chunk\\(s\\), largest ${Math.max(...pairs).toLocaleString("en-US")}: 1 of 3 chunk\\(s\\) can be in flight at once`));
+    const json = JSON.parse((await runCli(["plan", requests, "--max-chunk-lines", "2", "--enqueued-token-limit", String(Math.max(...pairs) - 1), "--json"])).stdout);
+    assert.deepEqual({ ...json.enqueued.models[0], tokens: undefined, largestChunk: undefined }, { model: "gpt-4.1-mini", chunks: 3, tokens: undefined, largestChunk: undefined, inFlight: 0, overLimit: pairs.filter((p) => p > Math.max(...pairs) - 1).length, suggestChunkLines: 1 });
+    const all = await runCli(["plan", requests, "--enqueued-token-limit", "100000000"]);
+    assert.match(all.stdout, /all 1 chunk\(s\) can be in flight at once/);
+    const bad = await runCli(["plan", requests, "--enqueued-token-limit", "lots"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /^batchline: --enqueued-token-limit lots: expected a whole number of tokens/);
+  });
 });
 
 async function startServe(args: string[]): Promise<{ url: string; child: ChildProcess; stderr: () => string }> {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { mkdirSync, renameSync } from "node:fs";
+import { chmodSync, mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import local, { findRepoDir, parseCoverageJson } from "../src/runners/local.ts";
@@ -54,6 +54,25 @@ describe("local runner", () => {
     assert.equal(r.exitCode, null);
     assert.equal(r.timedOut, false);
     assert.ok(r.durationMs < 10_000);
+  });
+
+  it("runs without coverage, and says so, when the interpreter has no coverage.py", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      // an interpreter whose `import coverage` fails
+      mkdirSync(join(dir, "hide", "coverage"), { recursive: true });
+      writeFileSync(join(dir, "hide", "coverage", "__init__.py"), "raise ImportError('no coverage here')\n");
+      const python = join(dir, "python-nocov");
+      writeFileSync(python, `#!/bin/sh\nPYTHONPATH=${join(dir, "hide")} exec ${PYTHON} "$@"\n`);
+      chmodSync(python, 0o755);
+      const r = await local({ python }).run({ id: "nocov", workspace: { kind: "files", files: { "t.py": "print('ran')\n" } }, command: { python: ["t.py"] }, timeoutMs: 20_000, coverage: {} });
+      assert.equal(r.exitCode, 0, r.stderr);
+      assert.equal(r.stdout, "ran\n");
+      assert.equal(r.coverage, undefined);
+      assert.ok(r.notes.some((n) => /coverage.py is not installed/.test(n)), r.notes.join("\n"));
+    } finally {
+      await cleanup();
+    }
   });
 
   it("refuses file paths outside the workspace", async () => {

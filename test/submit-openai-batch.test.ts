@@ -7,9 +7,11 @@ import { spawn } from "node:child_process";
 import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import type { BatchRequest } from "../schemas/batch-request.ts";
 import { type BatchServer, startBatchServer } from "../src/server/batch-server.ts";
 import type { Executor } from "../src/server/executors.ts";
 import type { Faults } from "../src/server/faults.ts";
+import { countInputTokens } from "../src/submitters/plan.ts";
 import { CLI, FIXTURES, parseLines, runCli, tempDir } from "./helpers.ts";
 
 const REQUESTS = join(FIXTURES, "batch/requests.jsonl");
@@ -198,12 +200,34 @@ describe("submit openai-batch", () => {
     });
   });
 
-  it("reports token_limit_exceeded", async () => {
+  it("reports token_limit_exceeded once the retries of a batch refused for it are spent", async () => {
     await withServer({ tokenLimitExceeded: true }, async (server, out) => {
-      const r = await submit(server, out);
+      const r = await submit(server, out, ["--token-limit-retries", "2", "--token-limit-backoff", "0.01"]);
       assert.equal(r.code, 1);
+      assert.equal(server.stats.batchesCreated, 3, "created once, then again twice");
+      assert.equal(server.stats.uploads, 1, "the upload is reused");
+      assert.equal((r.stderr.match(/enqueued-token limit of \S+ is reached/g) ?? []).length, 2);
       assert.match(r.stderr, /failed: token_limit_exceeded: Enqueued token limit reached/);
       assert.ok((await outLines(out)).every((l) => /token_limit_exceeded/.test(l.error!.message)));
+    });
+  });
+
+  it("staggers creates under an enqueued-token limit and creates a refused batch again after a backoff", async () => {
+    // Three chunks of two lines; the limit lets one chunk be in progress at a time, as OpenAI's does per model.
+    const requests = parseLines(await readFile(REQUESTS, "utf8")) as { body: BatchRequest["body"] }[];
+    const pairs = [0, 2, 4].map((i) => countInputTokens(requests[i]!.body).tokens + countInputTokens(requests[i + 1]!.body).tokens);
+    const limit = Math.max(...pairs) + Math.min(...pairs) - 1;
+    await withServer({ enqueuedTokenLimit: limit, stepDelayMs: 40 }, async (server, out) => {
+      const r = await submit(server, out, ["--max-chunk-lines", "2", "--create-interval", "0.01", "--token-limit-backoff", "0.05"]);
+      assert.equal(r.code, 0, r.stderr);
+      const lines = await outLines(out);
+      assertEveryIdOnce(lines, await requestIds());
+      assert.ok(lines.every((l) => l.response?.status_code === 200), "every line succeeded in the end");
+      assert.match(r.stderr, /enqueued-token limit of \S+ is reached .*creating it again in/);
+      assert.ok(server.stats.batchesCreated > 3, `refused batches were created again (${server.stats.batchesCreated} creates)`);
+      assert.equal(server.stats.uploads, 3, "each chunk uploaded once");
+      const failed = [...server.batches.values()].filter((b) => b.status === "failed");
+      assert.ok(failed.length > 0 && failed.every((b) => b.errors?.data[0]?.code === "token_limit_exceeded"));
     });
   });
 
@@ -279,6 +303,63 @@ describe("submit openai-batch", () => {
       openGate();
       await server.close();
     }
+  });
+
+  it("batch cancel cancels every batch still running and skips an ended one with a note", async () => {
+    // Three chunks of two lines: the first chunk's lines are answered at once, the others wait for the gate.
+    const ids = await requestIds();
+    let openGate = () => {};
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const gated: Executor = async (request, signal) => {
+      if (!ids.slice(0, 2).includes(request.custom_id)) await gate;
+      return echo(request, signal);
+    };
+    const server = await startBatchServer({ executor: gated, concurrency: 1 });
+    const out = join(dir, "cancel-many", "out.jsonl");
+    try {
+      const env = { OPENAI_API_KEY: "k", OPENAI_BASE_URL: server.baseURL };
+      const child = spawn(process.execPath, [CLI, "submit", "openai-batch", REQUESTS, "-o", out, "--max-chunk-lines", "2", "--create-interval", "0", "--poll-interval", "0.05", "-q"], { env: { ...process.env, ...env }, stdio: "ignore" });
+      const exited = new Promise((resolve) => child.on("exit", resolve));
+      for (let i = 0; i < 400; i++) {
+        const batches = [...server.batches.values()];
+        const state = await readFile(`${out}.state.json`, "utf8").catch(() => "");
+        if (batches.length === 3 && batches[0]!.status === "completed" && (state.match(/"batchId"/g) ?? []).length === 3) break;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const [first, second, third] = [...server.batches.values()];
+      const cancel = await runCli(["batch", "cancel", `${out}.state.json`], { env });
+      assert.equal(cancel.code, 0, cancel.stderr);
+      assert.match(cancel.stderr, new RegExp(`note: ${first!.id} is already completed; nothing to cancel`));
+      assert.match(cancel.stderr, new RegExp(`cancel requested: ${second!.id}, ${third!.id}`));
+      assert.ok(["cancelling", "cancelled"].includes(second!.status) && ["cancelling", "cancelled"].includes(third!.status));
+      openGate();
+      assert.equal(await exited, 0);
+      const again = await runCli(["batch", "cancel", `${out}.state.json`], { env });
+      assert.equal(again.code, 0, again.stderr);
+      assert.match(again.stderr, /nothing to cancel: no batch is still running/);
+    } finally {
+      openGate();
+      await server.close();
+    }
+  });
+
+  it("API errors name the status once (no \"404 404\")", async () => {
+    await withServer({}, async (server, out) => {
+      assert.equal((await submit(server, out)).code, 0);
+      // As if the job were still running, against a server that does not know its batch.
+      const state = JSON.parse(await readFile(`${out}.state.json`, "utf8"));
+      for (const chunk of state.rounds[0].chunks) delete chunk.results;
+      await writeFile(`${out}.state.json`, JSON.stringify(state));
+      const other = await startBatchServer({ executor: echo });
+      try {
+        const r = await runCli(["batch", "status", `${out}.state.json`, "--base-url", other.baseURL], { env: { OPENAI_API_KEY: "k" } });
+        assert.equal(r.code, 1);
+        assert.match(r.stderr, /^batchline: \[openai-batch\] polling batch batch_\w+ failed: 404 No such Batch object: batch_\w+$/m);
+        assert.doesNotMatch(r.stderr, /404 404/);
+      } finally {
+        await other.close();
+      }
+    });
   });
 
   it("refuses a changed request file for the same output, and names bad request lines before uploading", async () => {

@@ -16,8 +16,11 @@ import type { Role } from "./steps.ts";
 const text = z.string();
 
 /** Every option of an agentless pipeline besides the engine's own. */
+// --prompt-template names the prompt of the one stage being run; a pipeline runs both steps and takes --step1/--step2-prompt-template.
+const { promptTemplate: _oneStageTemplate, ...stageShape } = AgentlessOptions.shape;
+
 export const AgentlessPipelineOptions = z.object({
-  ...AgentlessOptions.shape,
+  ...stageShape,
   dataset: text.default(DEFAULT_DATASET).describe("Hugging Face dataset id, or a .jsonl/.json/.parquet file"),
   split: text.default("test").describe("dataset split"),
   revision: text.optional().describe("dataset branch, tag or commit"),
@@ -80,7 +83,8 @@ export function sideFor(role: Role, stage: AgentlessStage) {
       stage,
       dataset: { dataset: o.dataset, split: o.split, revision: o.revision },
       repostructureDir: o.repostructureDir!,
-      promptTemplate: o.promptTemplate,
+      prompts: { step1: o.step1PromptTemplate, step2: o.step2PromptTemplate },
+      note: ctx.log,
       numWorkers: o.numWorkers,
       step1Files: stage === "proc_step2" ? await ctx.versions("step1_output.jsonl") : undefined,
       env: ctx.env,

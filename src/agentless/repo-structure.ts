@@ -162,6 +162,29 @@ export function renderTree(structure: StructureDirNode, options: RenderTreeOptio
   return out.join("\n");
 }
 
+function agentlessTreeLines(dir: StructureDirNode, spacing: number, includeTests: boolean, out: string[]): void {
+  for (const [name, node] of Object.entries(dir)) {
+    if (name.includes(".") && !name.includes(".py")) continue;
+    if (!includeTests && name.startsWith("test")) continue;
+    out.push(" ".repeat(spacing) + name + (name.includes(".") ? "" : "/"));
+    if (isObject(node) && !Object.hasOwn(node, "classes")) agentlessTreeLines(node, spacing + 4, includeTests, out);
+  }
+}
+
+/**
+ * The repo tree as Agentless and Kimi-Dev print it into their prompts (for user templates that
+ * must match them byte for byte): entries in the structure file's key order; a name with a `.`
+ * but no `.py` skipped; with `includeTests` false, every name starting with `test` skipped; a
+ * name without a `.` shown as a directory (`name/`, even a file such as `LICENSE`), its children
+ * 4 spaces deeper; no final newline. (JavaScript objects put integer-like keys first; a
+ * directory named `0` would move.)
+ */
+export function renderAgentlessTree(structure: StructureDirNode, options: RenderTreeOptions): string {
+  const out: string[] = [];
+  agentlessTreeLines(structure, 0, options.includeTests, out);
+  return out.join("\n").trim();
+}
+
 /**
  * A model-written path reduced to a clean relative path, or undefined: bullets (`-`, `*`, `1.`),
  * backticks, `**`, quotes, a `File:`-style label and trailing words are dropped, as are a trailing
@@ -321,6 +344,11 @@ export class RepoStructure {
   /** `renderTree` of this structure. */
   tree(options: RenderTreeOptions): string {
     return renderTree(this.structure, options);
+  }
+
+  /** `renderAgentlessTree` of this structure. */
+  agentlessTree(options: RenderTreeOptions): string {
+    return renderAgentlessTree(this.structure, options);
   }
 }
 

@@ -42,6 +42,8 @@ export interface AgentlessStageRun {
 /** What a stage run produced: requests and failures by reason (gen stages), or the save summary (proc_step2). */
 export type AgentlessStageResult = { kind: "requests"; requests: number; failures: number; byReason: Record<string, number> } | ({ kind: "save" } & SaveSummary);
 
+const stringOf = (v: unknown) => (typeof v === "string" ? v : undefined);
+
 async function allIds(records: AsyncIterable<JsonlRecord>): Promise<string[]> {
   const ids: string[] = [];
   for await (const r of records) ids.push(recordIdOf(r.value) ?? "");
@@ -78,11 +80,12 @@ export async function runAgentlessStage(r: AgentlessStageRun): Promise<Agentless
     stage: r.stage,
     dataset: r.dataset,
     repostructureDir,
-    promptTemplate: typeof r.options.promptTemplate === "string" ? r.options.promptTemplate : undefined,
+    prompts: { prompt: stringOf(r.options.promptTemplate), step1: stringOf(r.options.step1PromptTemplate), step2: stringOf(r.options.step2PromptTemplate) },
     numWorkers: Number.isFinite(workers) ? workers : 1,
     step1Files: r.step1File ? [r.step1File] : undefined,
     env: r.env,
     log: (line) => log(`dataset: ${line}`),
+    note: log,
   });
   try {
     const outputs = runStage(definition, records, { file, options: r.options, side, ...(r.onSkip ? { onSkip: r.onSkip } : {}) });

@@ -1,7 +1,7 @@
 /**
  * What the agentless stages read besides their records, built once per run by whoever runs them
  * (the `agentless` command or a pipeline step): the dataset (rows for gen_step1, an index by
- * instance id for the proc stages), the repo-structure loader, the prompt template, the testwriter's
+ * instance id for the proc stages), the repo-structure loader, the prompt templates, the testwriter's
  * step-1 choices, and the patch builder (a worker pool for proc_step2). Also the record selection
  * by id range or shard, and the one-outcome-per-custom_id rule for inputs with repeated ids.
  */
@@ -17,6 +17,7 @@ import { hubOptionsFromEnv, resolveHubSplit } from "../datasets/hub.ts";
 import { loadDataset, parseDatasetSpec } from "../datasets/load.ts";
 import { WorkerPool } from "../internal/worker-pool.ts";
 import { type SampleJob, type SampleResult, buildSample } from "./build-sample.ts";
+import { type PromptStep, STEP1_PLACEHOLDERS, checkTemplate, templateText } from "./prompts.ts";
 import { RepoStructureLoader } from "./repo-structure.ts";
 import { type Step1Choice, readStep1Choices } from "./step1-choices.ts";
 import type { AgentlessSide, Role } from "./steps.ts";
@@ -85,12 +86,34 @@ export async function checkStructureDir(dir: string | undefined): Promise<string
   return dir;
 }
 
-/** The prompt template file's text, or undefined without one. */
-export async function loadPromptTemplate(path: string | undefined): Promise<string | undefined> {
-  if (path === undefined || path === "") return undefined;
-  return readFile(path, "utf8").catch(() => {
-    throw new UsageError(`--prompt-template ${path}: cannot read it`);
-  });
+/** Prompt template files: `prompt` is for the step the stage builds (`--prompt-template`), `step1`/`step2` name their step. */
+export interface PromptTemplateFiles {
+  prompt?: string | undefined;
+  step1?: string | undefined;
+  step2?: string | undefined;
+}
+
+/**
+ * The user's prompt templates (prompts.ts) for a stage: `--step1-prompt-template` /
+ * `--step2-prompt-template`, or `--prompt-template` for the step the stage builds. A step-1
+ * template naming a step-2 placeholder is an error; a `{word}` that is no placeholder stays as
+ * written, with a note.
+ */
+export async function loadPromptTemplates(stage: AgentlessStage, files: PromptTemplateFiles, note?: (line: string) => void): Promise<{ step1?: string; step2?: string }> {
+  const wanted: [PromptStep, string, string | undefined][] = [
+    ["step1", "--step1-prompt-template", files.step1 || (stage === "gen_step1" ? files.prompt : undefined) || undefined],
+    ["step2", "--step2-prompt-template", files.step2 || (stage === "proc_step1_gen_step2" ? files.prompt : undefined) || undefined],
+  ];
+  const out: { step1?: string; step2?: string } = {};
+  for (const [step, flag, path] of wanted) {
+    if (path === undefined) continue;
+    const text = templateText(await readFile(path, "utf8").catch(() => { throw new UsageError(`${flag} ${path}: cannot read it`); }));
+    const { unavailable, unknown } = checkTemplate(text, step);
+    if (unavailable.length > 0) throw new UsageError(`${flag} ${path}: ${unavailable.map((n) => `{${n}}`).join(", ")} only exist(s) in step 2 (step 1 has ${Object.keys(STEP1_PLACEHOLDERS).map((n) => `{${n}}`).join(", ")})`);
+    if (unknown.length > 0) note?.(`batchline: ${flag} ${path}: ${unknown.map((n) => `{${n}}`).join(", ")} is no placeholder and stays as written`);
+    out[step] = text;
+  }
+  return out;
 }
 
 /** Builds samples inline (1 worker) or on a pool of worker threads; `close` ends the pool. */
@@ -114,21 +137,24 @@ export interface AgentlessSideRequest {
   stage: AgentlessStage;
   dataset: DatasetChoice;
   repostructureDir: string;
-  promptTemplate?: string | undefined;
+  /** Prompt template files (the stage's own, step 1's, step 2's). */
+  prompts?: PromptTemplateFiles | undefined;
   /** proc_step2: worker threads building patches. */
   numWorkers?: number | undefined;
   /** Testwriter proc_step2: the step-1 output file(s). */
   step1Files?: readonly string[] | undefined;
   env: Record<string, string | undefined>;
   log?: ((line: string) => void) | undefined;
+  /** Notes for the user (a template word that is no placeholder). */
+  note?: ((line: string) => void) | undefined;
 }
 
 export async function agentlessSide(r: AgentlessSideRequest): Promise<{ side: AgentlessSide; close: () => Promise<void> }> {
   const structures = new RepoStructureLoader({ dir: r.repostructureDir });
-  const promptTemplate = await loadPromptTemplate(r.promptTemplate);
+  const prompts = await loadPromptTemplates(r.stage, r.prompts ?? {}, r.note);
   const dataset = r.stage === "gen_step1" ? new Map<string, SweBenchRow>() : await datasetIndex(r.dataset, r.env, r.stage === "proc_step2" && r.role === "bugfixer", r.log);
   const builder = sampleBuilder(r.stage === "proc_step2" ? (r.numWorkers ?? 8) : 1);
-  const side: AgentlessSide = { dataset, structures, build: builder.build, ...(promptTemplate !== undefined ? { promptTemplate } : {}) };
+  const side: AgentlessSide = { dataset, structures, build: builder.build, prompts };
   if (r.stage === "proc_step2" && r.role === "testwriter" && r.step1Files?.length) side.step1Choices = await step1Choices(r.step1Files, structures);
   return { side, close: builder.close };
 }

@@ -13,7 +13,7 @@ import { answerOf } from "./answers.ts";
 import { type SampleJob, type SampleResult, candidateKeys } from "./build-sample.ts";
 import { chooseTestFile, localize } from "./localize.ts";
 import type { Step1Choice } from "./step1-choices.ts";
-import { LOCALIZE_BUGFIX, LOCALIZE_TESTWRITE, REPAIR, REPRODUCE, fillTemplate, renderFiles } from "./prompts.ts";
+import { LOCALIZE_BUGFIX, LOCALIZE_TESTWRITE, REPAIR, REPRODUCE, type PlaceholderValue, agentlessFiles, fillTemplate, renderFiles } from "./prompts.ts";
 import { type RepoStructure, type RepoStructureLoader, StructureError, isTestPath } from "./repo-structure.ts";
 import { parseSearchReplace, searchReplaceText } from "./search-replace.ts";
 import { goldResults } from "./gold-results.ts";
@@ -25,7 +25,8 @@ export type Role = "bugfixer" | "testwriter";
 export interface AgentlessSide {
   dataset: Map<string, SweBenchRow>;
   structures: RepoStructureLoader;
-  promptTemplate?: string;
+  /** The user's prompt templates (prompts.ts), replacing batchline's for step 1 and step 2. */
+  prompts?: { step1?: string; step2?: string };
   /** Testwriter proc_step2: custom_id -> the test file step 1 chose, or why it chose none (from --step1_file). */
   step1Choices?: Map<string, Step1Choice>;
   build: (job: SampleJob) => Promise<SampleResult>;
@@ -73,6 +74,18 @@ async function loadStructure(side: AgentlessSide, instanceId: string): Promise<{
   }
 }
 
+/** The step-1 placeholders' values (prompts.ts STEP1_PLACEHOLDERS); step 2 has them too. */
+function step1Values(role: Role, row: SweBenchRow, structure: RepoStructure, options: AgentlessOptions): Record<string, PlaceholderValue> {
+  const includeTests = role === "testwriter";
+  return {
+    problem_statement: problemStatement(row, options),
+    structure: () => structure.tree({ includeTests }),
+    agentless_structure: () => structure.agentlessTree({ includeTests }),
+    instance_id: row.instance_id,
+    repo: row.repo,
+  };
+}
+
 /** gen_step1: one localization request per instance and pass. */
 export function genStep1(role: Role) {
   return async function* (rows: AsyncIterable<SweBenchRow>, ctx: { options: AgentlessOptions; side: AgentlessSide }): AsyncGenerator<GenOutput> {
@@ -85,8 +98,8 @@ export function genStep1(role: Role) {
           yield { kind: "failure", failure: failure(customId, row.instance_id, STAGE_NAMES.gen, loaded.reason, loaded.detail) };
           continue;
         }
-        const template = side.promptTemplate ?? (role === "bugfixer" ? LOCALIZE_BUGFIX : LOCALIZE_TESTWRITE);
-        const content = fillTemplate(template, { problem_statement: problemStatement(row, options), structure: loaded.structure.tree({ includeTests: role === "testwriter" }) });
+        const template = side.prompts?.step1 ?? (role === "bugfixer" ? LOCALIZE_BUGFIX : LOCALIZE_TESTWRITE);
+        const content = fillTemplate(template, step1Values(role, row, loaded.structure, options));
         yield request(customId, requestBody(role, content, customId, options));
       }
     }
@@ -139,8 +152,14 @@ export function procStep1GenStep2(role: Role) {
         yield { kind: "failure", failure: failure(p.customId, p.instanceId, stage, "no_usable_file", `every file found failed to parse when the structure was built: ${found.join(", ")}`) };
         continue;
       }
-      const template = side.promptTemplate ?? (role === "bugfixer" ? REPAIR : REPRODUCE);
-      const content = fillTemplate(template, { problem_statement: problemStatement(p.row, options), content: renderFiles(shown), file });
+      const template = side.prompts?.step2 ?? (role === "bugfixer" ? REPAIR : REPRODUCE);
+      const values = {
+        ...step1Values(role, p.row, p.structure, options),
+        content: () => renderFiles(shown),
+        agentless_content: () => agentlessFiles(role === "testwriter" ? shown.slice(0, 1) : shown),
+        file,
+      };
+      const content = fillTemplate(template, values);
       yield request(p.customId, requestBody(role, content, p.customId, options));
     }
   };

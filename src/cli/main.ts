@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { cac } from "cac";
 import { BatchlineError } from "../core/errors.ts";
-import { registerAgentless } from "./commands/agentless.ts";
+import { agentlessStageHelp, registerAgentless } from "./commands/agentless.ts";
 import { AGENTLESS_STRUCTURE_COMMAND, registerAgentlessStructure } from "./commands/agentless-structure.ts";
 import { AGENTLESS_VOTE_COMMAND, registerAgentlessVote } from "./commands/agentless-vote.ts";
 import { COMMIT_TESTGEN_COMMANDS, registerCommitTestgen } from "./commands/commit-testgen.ts";
@@ -95,7 +95,14 @@ function isCacError(err: unknown): err is Error {
 export async function main(argv: string[]): Promise<number> {
   try {
     argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS]);
-    if ((argv.includes("--help") || argv.includes("-h")) && (await printStageHelp(argv, OWN_COMMAND_PIPELINES))) return 0;
+    if (argv.includes("--help") || argv.includes("-h")) {
+      const agentless = agentlessStageHelp(argv);
+      if (agentless !== undefined) {
+        process.stdout.write(agentless);
+        return 0;
+      }
+      if (await printStageHelp(argv, OWN_COMMAND_PIPELINES)) return 0;
+    }
     if (await printPipelineHelp(argv)) return 0;
     const cli = buildCli();
     // cac's parser reads a bare `-` as a flag; hide it and put it back after parsing.

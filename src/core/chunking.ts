@@ -4,17 +4,17 @@
  * chunk, because a batch (OpenAI) holds requests for one model.
  */
 
-/** A backend's per-batch limits. */
+/** A backend's per-batch limits. Bytes count as the providers count them: decimal MB (1 MB = 1,000,000 bytes). */
 export interface ChunkLimits {
   name: string;
   maxLines: number;
   maxBytes: number;
+  /** Embedding inputs per batch, summed over `/v1/embeddings` lines (see `embeddingInputs`); no limit when absent. */
+  maxEmbeddingInputs?: number;
 }
 
-const MiB = 1024 * 1024;
-
-/** OpenAI Batch: 50,000 requests and 200 MB per input file. */
-export const OPENAI_BATCH_LIMITS: ChunkLimits = { name: "openai-batch", maxLines: 50_000, maxBytes: 200 * MiB };
+/** OpenAI Batch: 50,000 requests, 200 MB (200,000,000 bytes) and 50,000 embedding inputs per batch. */
+export const OPENAI_BATCH_LIMITS: ChunkLimits = { name: "openai-batch", maxLines: 50_000, maxBytes: 200_000_000, maxEmbeddingInputs: 50_000 };
 /** Anthropic Message Batches: 100,000 requests and 256 MB per batch, in decimal bytes as Anthropic counts them (256,000,000). */
 export const ANTHROPIC_BATCH_LIMITS: ChunkLimits = { name: "anthropic-batch", maxLines: 100_000, maxBytes: 256_000_000 };
 
@@ -22,6 +22,18 @@ interface OpenChunk {
   index: number;
   lines: number;
   bytes: number;
+  inputs: number;
+}
+
+/**
+ * How many inputs an embeddings request body carries: `input` as a string or one token array is
+ * one; an array of strings or of token arrays is one per element. Other endpoints count 0.
+ */
+export function embeddingInputs(url: string, body: Record<string, unknown>): number {
+  if (url !== "/v1/embeddings") return 0;
+  const input = body.input;
+  if (!Array.isArray(input)) return 1;
+  return input.length > 0 && input.every((x) => typeof x === "number") ? 1 : input.length;
 }
 
 /** Assigns lines to chunks as they stream by; `add` returns the 0-based chunk index of the line. */
@@ -34,15 +46,20 @@ export class ChunkPlanner {
     this.limits = limits;
   }
 
-  /** `bytes` counts the line with its newline. A single line over the byte limit gets a chunk of its own. */
-  add(model: string, bytes: number): number {
+  /**
+   * `bytes` counts the line with its newline; `inputs` its embedding inputs. A single line over the
+   * byte or input limit gets a chunk of its own.
+   */
+  add(model: string, bytes: number, inputs = 0): number {
     let chunk = this.open.get(model);
-    if (!chunk || chunk.lines + 1 > this.limits.maxLines || (chunk.lines > 0 && chunk.bytes + bytes > this.limits.maxBytes)) {
-      chunk = { index: this.next++, lines: 0, bytes: 0 };
+    const maxInputs = this.limits.maxEmbeddingInputs ?? Infinity;
+    if (!chunk || chunk.lines + 1 > this.limits.maxLines || (chunk.lines > 0 && (chunk.bytes + bytes > this.limits.maxBytes || chunk.inputs + inputs > maxInputs))) {
+      chunk = { index: this.next++, lines: 0, bytes: 0, inputs: 0 };
       this.open.set(model, chunk);
     }
     chunk.lines++;
     chunk.bytes += bytes;
+    chunk.inputs += inputs;
     return chunk.index;
   }
 

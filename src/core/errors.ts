@@ -28,6 +28,19 @@ export class BatchlineError extends Error {
 /** A bad command line or option value. */
 export class UsageError extends BatchlineError {}
 
+/**
+ * A batch API refused to take a batch because the enqueued-token limit of its model is reached
+ * (OpenAI's `token_limit_exceeded`): waiting until other batches finish and trying again works.
+ */
+export class TokenLimitError extends BatchlineError {}
+
+/** An API error as one line: the SDKs' messages already start with the status, so it is not repeated ("400 400 ..."). */
+export function apiErrorText(status: number | undefined, message: string): string {
+  const text = message.trim();
+  if (status === undefined || text.startsWith(String(status))) return text;
+  return `${status} ${text}`;
+}
+
 /** A line that is not valid JSON (or not a JSON object). */
 export class JsonlParseError extends BatchlineError {
   readonly at: Location;

@@ -4,11 +4,11 @@
  * Batch endpoint url) plus how many chunks each backend's limits need.
  */
 import type { z } from "zod";
-import { BATCH_URLS, BatchRequest } from "../../schemas/batch-request.ts";
+import { BATCH_URLS, BatchRequest, missingBodyFields } from "../../schemas/batch-request.ts";
 import { BatchErrorLine } from "../../schemas/openai-batch-error.ts";
 import { BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
 import { readAnswerBody } from "./answer-body.ts";
-import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, OPENAI_BATCH_LIMITS } from "./chunking.ts";
+import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, OPENAI_BATCH_LIMITS, embeddingInputs } from "./chunking.ts";
 import { type Location, formatLocation } from "./errors.ts";
 import { type JoinSource, joinByCustomId } from "./join.ts";
 import type { AnswerLine } from "./line-ids.ts";
@@ -104,7 +104,10 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
         const hint = BATCH_URLS.find((u) => u.endsWith(req.url));
         problem(at, `url ${req.url} is not a Batch API endpoint${hint ? ` (use ${hint})` : ` (one of ${BATCH_URLS.join(", ")})`}`);
       }
-      for (const planner of planners) planner.add(req.body.model, bytes);
+      const lacking = missingBodyFields(req.url, req.body);
+      if (lacking.length > 0) problem(at, `a ${req.url} body needs ${lacking.map((f) => `body.${f}`).join(" and ")}`);
+      const inputs = embeddingInputs(req.url, req.body);
+      for (const planner of planners) planner.add(`${req.url} ${req.body.model}`, bytes, inputs);
     } else {
       const out = parsed.data as BatchOutput;
       if (kind === "output" && out.response === null && out.error === null) {
@@ -147,7 +150,7 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
 /** The report as text lines for a terminal. */
 export function formatReport(report: ValidationReport): string[] {
   const out: string[] = [];
-  const mb = (report.bytes / (1024 * 1024)).toFixed(1);
+  const mb = (report.bytes / 1e6).toFixed(1);
   if (report.lines === 0) {
     out.push(`${report.file}: empty file (no lines)`);
     return out;
@@ -156,7 +159,7 @@ export function formatReport(report: ValidationReport): string[] {
   if (report.models) out.push(`models: ${Object.entries(report.models).map(([m, n]) => `${m} (${n})`).join(", ") || "none"}`);
   if (report.urls) out.push(`urls: ${Object.entries(report.urls).map(([u, n]) => `${u} (${n})`).join(", ") || "none"}`);
   if (report.chunks) {
-    out.push(`chunks: ${Object.entries(report.chunks).map(([b, n]) => `${b} ${n}`).join(", ")} (limits: openai-batch 50,000 lines / 200 MB, anthropic-batch 100,000 / 256 MB, one model per chunk)`);
+    out.push(`chunks: ${Object.entries(report.chunks).map(([b, n]) => `${b} ${n}`).join(", ")} (limits: openai-batch 50,000 lines / 200 MB / 50,000 embedding inputs, anthropic-batch 100,000 / 256 MB, 1 MB = 1,000,000 bytes, one model per chunk)`);
   }
   if (report.outcomes) {
     const o = report.outcomes;

@@ -22,7 +22,10 @@ export const PipelineRunOptions = z.object({
   maxPollInterval: num.optional().describe("batch backends: longest wait between polls in seconds (default 60)"),
   baseUrl: text.optional().describe("API base URL (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL, else the provider's)"),
   maxChunkLines: num.optional().describe("batch backends: fewer lines per batch than the backend allows"),
-  maxChunkMb: num.optional().describe("batch backends: fewer MB per batch than the backend allows"),
+  maxChunkMb: num.optional().describe("batch backends: fewer MB (1 MB = 1,000,000 bytes) per batch than the backend allows"),
+  createInterval: num.optional().describe("batch backends: seconds between two batch creates (default 1)"),
+  tokenLimitRetries: num.optional().describe("batch backends: times a batch refused with token_limit_exceeded is created again (default 8)"),
+  tokenLimitBackoff: num.optional().describe("batch backends: first wait in seconds before that, doubling up to 30 min (default 60)"),
   concurrency: num.optional().describe("openai-compatible: requests in flight (default 16)"),
   rpm: num.optional().describe("openai-compatible: at most n requests per minute"),
   tpm: num.optional().describe("openai-compatible: at most n tokens per minute"),
@@ -37,6 +40,6 @@ export const HASHED_BACKEND_OPTIONS = ["retryFailed", "maxChunkLines", "maxChunk
 
 /** The backend options of a run (what `submitFile` takes), without the engine's own. */
 export function backendOptionsOf(run: PipelineRunOptions): Record<string, unknown> {
-  const keys = ["retryFailed", "pollInterval", "maxPollInterval", "baseUrl", "maxChunkLines", "maxChunkMb", "concurrency", "rpm", "tpm", "timeout", "maxRetries", "retryBackoff"] as const;
+  const keys = ["retryFailed", "pollInterval", "maxPollInterval", "baseUrl", "maxChunkLines", "maxChunkMb", "createInterval", "tokenLimitRetries", "tokenLimitBackoff", "concurrency", "rpm", "tpm", "timeout", "maxRetries", "retryBackoff"] as const;
   return Object.fromEntries(keys.filter((k) => run[k] !== undefined).map((k) => [k, run[k]]));
 }

@@ -54,6 +54,18 @@ export function probeNetworkCut(): Promise<{ prefix: string[]; note?: string }> 
   return networkProbe;
 }
 
+const coverageProbes = new Map<string, Promise<boolean>>();
+
+/** Whether `python` can import coverage (asked once per interpreter). */
+function hasCoverage(python: string): Promise<boolean> {
+  let probe = coverageProbes.get(python);
+  if (!probe) {
+    probe = runProcess([python, "-c", "import coverage"], { cwd: tmpdir(), env: { PATH: process.env.PATH ?? "/usr/bin:/bin" }, timeoutMs: 30_000, maxOutputBytes: 4096 }).then((r) => r.exitCode === 0);
+    coverageProbes.set(python, probe);
+  }
+  return probe;
+}
+
 const LOCALE_ENV = ["PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ"];
 
 function coverageRc(ws: string, meta: string, include: readonly string[] | undefined): string {
@@ -155,7 +167,9 @@ const local: RunnerFactory<LocalRunnerOptions> = (options) => {
         let argv: string[];
         const cmd = job.command;
         const rc = join(meta, "coveragerc");
-        if (job.coverage) {
+        const coverage = job.coverage !== undefined && (await hasCoverage(python));
+        if (job.coverage && !coverage) note(`no coverage: coverage.py is not installed for ${python} (pip install coverage, or give a --python that has it)`);
+        if (job.coverage && coverage) {
           if (!("python" in cmd)) throw new TypeError("coverage needs a {python} command");
           await writeFile(rc, coverageRc(ws, meta, job.coverage.include));
           argv = [python, "-m", "coverage", "run", `--rcfile=${rc}`, ...cmd.python];
@@ -172,7 +186,7 @@ const local: RunnerFactory<LocalRunnerOptions> = (options) => {
         if (r.timedOut) note(`timed out after ${job.timeoutMs} ms; process group killed`);
         const result: RunResult = { setup, exitCode: r.exitCode, signal: r.signal, timedOut: r.timedOut, stdout: r.stdout, stderr: r.stderr, truncated: r.truncated, durationMs: r.durationMs, notes, outputs: {} };
 
-        if (job.coverage) {
+        if (coverage) {
           const json = join(meta, "coverage.json");
           const report = await runProcess([python, "-m", "coverage", "json", `--rcfile=${rc}`, "-o", json], { cwd: ws, env: envFor(job, home), timeoutMs: 120_000, maxOutputBytes: 64 * 1024 });
           if (report.exitCode === 0) result.coverage = parseCoverageJson(await readFile(json, "utf8"), ws);

@@ -12,12 +12,15 @@ import { type IncomingMessage, type ServerResponse, createServer } from "node:ht
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { BATCH_URLS, BatchRequest } from "../../schemas/batch-request.ts";
+import { pipeline } from "node:stream/promises";
+import { BATCH_URLS, BatchRequest, isBatchUrl } from "../../schemas/batch-request.ts";
 import { openAtomic } from "../core/atomic-file.ts";
+import { OPENAI_BATCH_LIMITS, embeddingInputs } from "../core/chunking.ts";
 import { readJsonlLines, writeChunks } from "../core/jsonl.ts";
 import { flattenIssues } from "../core/stage.ts";
 import { mapConcurrent, sleep } from "../internal/concurrency.ts";
 import { randomId } from "../internal/ids.ts";
+import { countInputTokens } from "../submitters/plan.ts";
 import type { Executor, LineAnswer } from "./executors.ts";
 import type { Faults } from "./faults.ts";
 import { FileStore } from "./file-store.ts";
@@ -84,12 +87,100 @@ export interface BatchServer {
 
 const now = () => Math.floor(Date.now() / 1000);
 
+/** An error answer: HTTP status, message, and the spec's `param` and `code` where they apply. */
 class HttpError extends Error {
   readonly status: number;
-  constructor(status: number, message: string) {
+  readonly param: string | null;
+  readonly code: string | null;
+  constructor(status: number, message: string, param: string | null = null, code: string | null = null) {
     super(message);
     this.status = status;
+    this.param = param;
+    this.code = code;
   }
+}
+
+const missing = (param: string) => new HttpError(400, `Missing required parameter: '${param}'.`, param, "missing_required_parameter");
+const invalid = (param: string, message: string) => new HttpError(400, message, param, "invalid_value");
+
+/** Purposes `POST /v1/files` accepts (CreateFileRequest.purpose). */
+const UPLOAD_PURPOSES = ["assistants", "batch", "fine-tune", "vision", "user_data", "evals"];
+/** Expiry bounds of `expires_after` / `output_expires_after` (FileExpirationAfter.seconds). */
+const EXPIRY_MIN_S = 3600;
+const EXPIRY_MAX_S = 2_592_000;
+/** Files of purpose batch expire after 30 days unless the upload says otherwise. */
+const BATCH_FILE_EXPIRY_S = 2_592_000;
+/** Metadata: 16 pairs, keys up to 64 characters, string values up to 512. */
+const METADATA_MAX_PAIRS = 16;
+const METADATA_MAX_KEY = 64;
+const METADATA_MAX_VALUE = 512;
+
+/** A list query's integer `limit`, refused (not coerced) outside [1, max]. */
+function limitParam(url: URL, max: number, fallback: number): number {
+  const raw = url.searchParams.get("limit");
+  if (raw === null) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === "" || !Number.isInteger(n)) throw invalid("limit", `Invalid 'limit': expected an integer, got '${raw}'.`);
+  if (n < 1 || n > max) throw invalid("limit", `Invalid 'limit': ${n} is out of range; it must be between 1 and ${max}.`);
+  return n;
+}
+
+/** Checks an `expires_after`-shaped object; returns its seconds. */
+function expiryParam(value: unknown, param: string): number {
+  const v = value as { anchor?: unknown; seconds?: unknown } | null;
+  if (typeof v !== "object" || v === null || Array.isArray(v)) throw invalid(param, `Invalid '${param}': expected an object with anchor and seconds.`);
+  if (v.anchor !== "created_at") throw invalid(`${param}.anchor`, `Invalid '${param}.anchor': the only supported anchor is 'created_at'.`);
+  const seconds = typeof v.seconds === "string" ? Number(v.seconds) : v.seconds;
+  if (typeof seconds !== "number" || !Number.isInteger(seconds) || seconds < EXPIRY_MIN_S || seconds > EXPIRY_MAX_S) {
+    throw invalid(`${param}.seconds`, `Invalid '${param}.seconds': ${String(v.seconds)}; it must be an integer between ${EXPIRY_MIN_S} (1 hour) and ${EXPIRY_MAX_S} (30 days).`);
+  }
+  return seconds;
+}
+
+/** Checks batch metadata (null or absent: none). */
+function metadataParam(value: unknown): Record<string, string> | null {
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "object" || Array.isArray(value)) throw invalid("metadata", "Invalid 'metadata': expected an object of string values.");
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length > METADATA_MAX_PAIRS) throw invalid("metadata", `Invalid 'metadata': ${entries.length} pairs; at most ${METADATA_MAX_PAIRS} are allowed.`);
+  for (const [key, v] of entries) {
+    if (key.length > METADATA_MAX_KEY) throw invalid("metadata", `Invalid 'metadata': key '${key.slice(0, 20)}...' is ${key.length} characters; at most ${METADATA_MAX_KEY} are allowed.`);
+    if (typeof v !== "string") throw invalid("metadata", `Invalid 'metadata.${key}': values must be strings.`);
+    if (v.length > METADATA_MAX_VALUE) throw invalid("metadata", `Invalid 'metadata.${key}': the value is ${v.length} characters; at most ${METADATA_MAX_VALUE} are allowed.`);
+  }
+  return value as Record<string, string>;
+}
+
+/** One page of a list, newest first unless `order` is asc; `after` must name an item of the list. */
+function page<T extends { id: string }>(oldestFirst: T[], url: URL, maxLimit: number, defaultLimit: number, withOrder: boolean): { object: "list"; data: T[]; first_id: string | null; last_id: string | null; has_more: boolean } {
+  const limit = limitParam(url, maxLimit, defaultLimit);
+  const order = withOrder ? (url.searchParams.get("order") ?? "desc") : "desc";
+  if (order !== "asc" && order !== "desc") throw invalid("order", `Invalid 'order': '${order}'; expected 'asc' or 'desc'.`);
+  const all = order === "desc" ? [...oldestFirst].reverse() : oldestFirst;
+  const after = url.searchParams.get("after");
+  let start = 0;
+  if (after !== null) {
+    const at = all.findIndex((x) => x.id === after);
+    if (at < 0) throw invalid("after", `Invalid 'after': no object with id '${after}' in this list.`);
+    start = at + 1;
+  }
+  const data = all.slice(start, start + limit);
+  return { object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: start + limit < all.length };
+}
+
+/** Adds one answer's usage (chat, completions, embeddings or Responses API) to a batch's usage. */
+function addUsage(total: BatchObject["usage"], body: unknown): void {
+  const u = (body as { usage?: Record<string, unknown> } | null)?.usage;
+  if (typeof u !== "object" || u === null) return;
+  const num = (v: unknown) => (typeof v === "number" && Number.isFinite(v) ? v : 0);
+  const detail = (v: unknown, key: string) => num((v as Record<string, unknown> | null | undefined)?.[key]);
+  const input = num(u.input_tokens ?? u.prompt_tokens);
+  const output = num(u.output_tokens ?? u.completion_tokens);
+  total.input_tokens += input;
+  total.output_tokens += output;
+  total.input_tokens_details.cached_tokens += detail(u.input_tokens_details ?? u.prompt_tokens_details, "cached_tokens");
+  total.output_tokens_details.reasoning_tokens += detail(u.output_tokens_details ?? u.completion_tokens_details, "reasoning_tokens");
+  total.total_tokens += typeof u.total_tokens === "number" ? u.total_tokens : input + output;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -98,9 +189,9 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
   res.end(text);
 }
 
-function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}): void {
-  const type = status === 404 ? "invalid_request_error" : status === 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
-  sendJson(res, status, { error: { message, type, param: null, code: null } }, headers);
+function sendError(res: ServerResponse, status: number, message: string, headers: Record<string, string> = {}, param: string | null = null, code: string | null = null): void {
+  const type = status === 429 ? "rate_limit_error" : status >= 500 ? "server_error" : "invalid_request_error";
+  sendJson(res, status, { error: { message, type, param, code } }, headers);
 }
 
 async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknown>> {
@@ -111,7 +202,7 @@ async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknow
     if (typeof value !== "object" || value === null || Array.isArray(value)) throw new Error("not an object");
     return value as Record<string, unknown>;
   } catch {
-    throw new HttpError(400, "request body must be a JSON object");
+    throw new HttpError(400, "We could not parse the JSON body of your request: it must be a JSON object.", null, "invalid_json");
   }
 }
 
@@ -138,6 +229,7 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
   const concurrency = options.concurrency ?? 16;
   let flakyCounter = 0;
   const lineFailures = new Map<string, number>(); // custom_id -> times a line-error rule answered it
+  const enqueued = new Map<string, number>(); // model -> input tokens of its batches in progress
 
   const flaky = (res: ServerResponse): boolean => {
     if (!faults.flakyEvery) return false;
@@ -149,13 +241,19 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     return true;
   };
 
-  async function validate(batch: BatchObject): Promise<{ problems: NonNullable<BatchObject["errors"]>["data"]; total: number; model: string | null }> {
+  async function validate(batch: BatchObject): Promise<{ problems: NonNullable<BatchObject["errors"]>["data"]; total: number; model: string | null; tokens: number }> {
     const problems: NonNullable<BatchObject["errors"]>["data"] = [];
     const seen = new Set<string>();
+    const maxInputs = OPENAI_BATCH_LIMITS.maxEmbeddingInputs ?? Infinity;
     let model: string | null = null;
     let total = 0;
+    let inputs = 0;
+    let tokens = 0;
     for await (const { line, text } of readJsonlLines(store.read(batch.input_file_id))) {
       total++;
+      if (total === OPENAI_BATCH_LIMITS.maxLines + 1) {
+        problems.push({ code: "too_many_requests", message: `The input file has more than ${OPENAI_BATCH_LIMITS.maxLines} requests; a batch holds at most ${OPENAI_BATCH_LIMITS.maxLines}.`, param: null, line });
+      }
       if (problems.length >= 100) continue;
       let value: unknown;
       try {
@@ -171,6 +269,11 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
         continue;
       }
       const req = parsed.data;
+      inputs += embeddingInputs(req.url, req.body);
+      if (faults.enqueuedTokenLimit !== undefined) tokens += countInputTokens(req.body).tokens;
+      if (inputs > maxInputs && inputs - embeddingInputs(req.url, req.body) <= maxInputs) {
+        problems.push({ code: "too_many_embedding_inputs", message: `The requests of this batch carry more than ${maxInputs} embedding inputs; a /v1/embeddings batch holds at most ${maxInputs}.`, param: "body.input", line });
+      }
       if (req.url !== batch.endpoint) problems.push({ code: "mismatched_endpoint", message: `The url ${req.url} does not match the batch endpoint ${batch.endpoint}.`, param: "url", line });
       if (seen.has(req.custom_id)) problems.push({ code: "duplicate_custom_id", message: `The custom_id ${req.custom_id} is not unique in this file.`, param: "custom_id", line });
       seen.add(req.custom_id);
@@ -179,10 +282,20 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     }
     if (total === 0) problems.push({ code: "empty_file", message: "The input file has no requests.", param: null, line: null });
     if (faults.failValidation && problems.length === 0) problems.push({ code: "invalid_request", message: "injected fault: whole-file validation failure", param: null, line: 1 });
-    return { problems, total, model };
+    return { problems, total, model, tokens };
   }
 
-  async function execute(batch: BatchObject): Promise<void> {
+  /** Runs a batch; its input file stays readable until the batch ends, even if it is deleted meanwhile. */
+  async function execute(batch: BatchObject, outputExpiry: number | null): Promise<void> {
+    const release = store.pin(batch.input_file_id);
+    try {
+      await executePinned(batch, outputExpiry);
+    } finally {
+      await release();
+    }
+  }
+
+  async function executePinned(batch: BatchObject, outputExpiry: number | null): Promise<void> {
     const delay = faults.stepDelayMs ?? 0;
     const cancelled = new AbortController();
     cancelRequested.set(batch.id, cancelled);
@@ -193,9 +306,11 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
       });
     const isCancelled = () => cancelled.signal.aborted;
     await pause(delay);
-    const { problems, total, model } = await validate(batch);
+    const { problems, total, model, tokens } = await validate(batch);
     batch.model = model;
-    if (problems.length > 0 || faults.tokenLimitExceeded) {
+    const enqueuedBefore = enqueued.get(model ?? "") ?? 0;
+    const overLimit = faults.tokenLimitExceeded || (faults.enqueuedTokenLimit !== undefined && enqueuedBefore + tokens > faults.enqueuedTokenLimit);
+    if (problems.length > 0 || overLimit) {
       batch.status = "failed";
       batch.failed_at = now();
       batch.errors = {
@@ -205,6 +320,15 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
       log(`${batch.id}: failed (${batch.errors.data[0]!.code})`);
       return;
     }
+    enqueued.set(model ?? "", enqueuedBefore + tokens);
+    try {
+      await run(batch, total, outputExpiry, delay, pause, isCancelled);
+    } finally {
+      enqueued.set(model ?? "", (enqueued.get(model ?? "") ?? tokens) - tokens);
+    }
+  }
+
+  async function run(batch: BatchObject, total: number, outputExpiry: number | null, delay: number, pause: (ms: number) => Promise<void>, isCancelled: () => boolean): Promise<void> {
     if (!isCancelled()) {
       batch.status = "in_progress";
       batch.in_progress_at = now();
@@ -226,10 +350,7 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
       if (ok) {
         outLines++;
         batch.request_counts.completed++;
-        const usage = (answer.response!.body as { usage?: { prompt_tokens?: number; completion_tokens?: number } } | null)?.usage;
-        batch.usage.input_tokens += usage?.prompt_tokens ?? 0;
-        batch.usage.output_tokens += usage?.completion_tokens ?? 0;
-        batch.usage.total_tokens = batch.usage.input_tokens + batch.usage.output_tokens;
+        addUsage(batch.usage, answer.response!.body);
         await writeChunks(out.stream, [line]);
       } else {
         errLines++;
@@ -301,7 +422,7 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
         shuffleInPlace(all);
         content = all.join("\n") + "\n";
       }
-      const file = await store.put(name, "batch_output", content);
+      const file = await store.put(name, "batch_output", content, outputExpiry);
       await rm(tmpPath, { force: true });
       return file.id;
     };
@@ -320,13 +441,14 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     log(`${batch.id}: ${batch.status} (${batch.request_counts.completed} completed, ${batch.request_counts.failed} failed of ${batch.request_counts.total})`);
   }
 
-  function startBatch(batch: BatchObject): void {
-    const task = execute(batch)
+  function startBatch(batch: BatchObject, outputExpiry: number | null): void {
+    const task = execute(batch, outputExpiry)
       .catch((e: unknown) => {
         if (shutdown.signal.aborted) return;
         batch.status = "failed";
         batch.failed_at = now();
-        batch.errors = { object: "list", data: [{ code: "server_error", message: (e as Error).message, param: null, line: null }] };
+        // The detail (it may name files of the data directory) goes to the log, not to the client.
+        batch.errors = { object: "list", data: [{ code: "server_error", message: "The batch failed with an internal server error.", param: null, line: null }] };
         log(`${batch.id}: failed with an internal error: ${(e as Error).stack}`);
       })
       .finally(() => running.delete(task));
@@ -344,50 +466,60 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     if (path === "/v1/files" && method === "POST") {
       // Streamed to disk as it arrives: an upload costs a few chunks of memory, whatever its size.
       const boundary = multipartBoundary(req.headers["content-type"]);
-      if (!boundary) throw new HttpError(400, "expected multipart/form-data with fields file and purpose");
+      if (!boundary) throw new HttpError(400, "Expected a multipart/form-data body with the fields file and purpose.");
       let upload: Awaited<ReturnType<FileStore["create"]>> | undefined;
       let form: Awaited<ReturnType<typeof readMultipart>>;
       try {
         form = await readMultipart(req as AsyncIterable<Buffer>, boundary, async (field, filename) => {
-          if (field !== "file" || upload) throw new HttpError(400, `unexpected file field ${field}`);
-          upload = await store.create(filename || "upload.jsonl", "batch");
+          if (field !== "file" || upload) throw new HttpError(400, `Unexpected file field '${field}'.`, field);
+          upload = await store.create(filename || "upload.jsonl");
           return upload.stream;
         });
       } catch (e) {
         await upload?.abort();
-        throw e instanceof HttpError ? e : new HttpError(400, (e as Error).message);
+        if (e instanceof HttpError) throw e;
+        // A system error (disk full, ...) names files of the data directory: it is the server's, and stays in its log.
+        if ((e as NodeJS.ErrnoException).code !== undefined) throw e;
+        throw new HttpError(400, (e as Error).message);
       }
-      const purpose = form.fields.purpose;
-      if (!upload || typeof purpose !== "string") {
+      let expiresAfter: number | null;
+      try {
+        const purpose = form.fields.purpose;
+        if (!upload) throw missing("file");
+        if (purpose === undefined) throw missing("purpose");
+        if (!UPLOAD_PURPOSES.includes(purpose)) throw invalid("purpose", `Invalid value for 'purpose': '${purpose}'. Supported values are: ${UPLOAD_PURPOSES.map((p) => `'${p}'`).join(", ")}.`);
+        const anchor = form.fields["expires_after[anchor]"];
+        const seconds = form.fields["expires_after[seconds]"];
+        expiresAfter = anchor === undefined && seconds === undefined ? (purpose === "batch" ? BATCH_FILE_EXPIRY_S : null) : expiryParam({ anchor, seconds }, "expires_after");
+      } catch (e) {
         await upload?.abort();
-        throw new HttpError(400, "expected multipart/form-data with fields file and purpose");
+        throw e;
       }
-      const stored = await upload.commit();
-      stored.purpose = purpose;
+      const stored = await upload.commit(form.fields.purpose!, expiresAfter);
       stats.uploads++;
       log(`upload ${stored.id} ${stored.filename} (${stored.bytes} bytes)`);
       return sendJson(res, 200, stored);
     }
     if (path === "/v1/files" && method === "GET") {
       const purpose = url.searchParams.get("purpose") ?? undefined;
-      const data = store.list(purpose);
-      return sendJson(res, 200, { object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: false });
+      return sendJson(res, 200, page(store.list(purpose), url, 10_000, 10_000, true));
     }
     if ((m = /^\/v1\/files\/([^/]+)\/content$/.exec(path)) && method === "GET") {
       const file = store.get(m[1]!);
-      if (!file) throw new HttpError(404, `No such File object: ${m[1]}`);
+      if (!file) throw new HttpError(404, `No such File object: ${m[1]}`, "file_id");
       if (flaky(res)) return;
       stats.contentDownloads++;
       res.writeHead(200, { "content-type": "application/octet-stream", "content-length": file.bytes });
-      for await (const chunk of store.read(file.id)) {
-        if (!res.write(chunk)) await once(res, "drain");
-      }
-      res.end();
+      // pipeline closes the file when the response closes or fails (a client that aborts the
+      // download), instead of leaving it open waiting for a `drain` that never comes.
+      await pipeline(store.read(file.id), res).catch((e: unknown) => {
+        if (!res.destroyed) throw e;
+      });
       return;
     }
     if ((m = /^\/v1\/files\/([^/]+)$/.exec(path))) {
       const file = store.get(m[1]!);
-      if (!file) throw new HttpError(404, `No such File object: ${m[1]}`);
+      if (!file) throw new HttpError(404, `No such File object: ${m[1]}`, "file_id");
       if (method === "GET") return sendJson(res, 200, file);
       if (method === "DELETE") {
         await store.delete(file.id);
@@ -397,9 +529,18 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     if (path === "/v1/batches" && method === "POST") {
       const body = await readJsonBody(req);
       const inputFileId = body.input_file_id;
-      if (typeof inputFileId !== "string" || !store.get(inputFileId)) throw new HttpError(404, `No such File object: ${String(inputFileId)}`);
-      if (typeof body.endpoint !== "string" || !(BATCH_URLS as readonly string[]).includes(body.endpoint)) throw new HttpError(400, `endpoint must be one of ${BATCH_URLS.join(", ")}`);
-      if (body.completion_window !== "24h") throw new HttpError(400, "completion_window must be 24h");
+      if (inputFileId === undefined || inputFileId === null) throw missing("input_file_id");
+      if (typeof inputFileId !== "string") throw invalid("input_file_id", "Invalid 'input_file_id': expected a string.");
+      if (body.endpoint === undefined) throw missing("endpoint");
+      if (typeof body.endpoint !== "string" || !isBatchUrl(body.endpoint)) throw invalid("endpoint", `Invalid value for 'endpoint': '${String(body.endpoint)}'. Supported values are: ${BATCH_URLS.map((u) => `'${u}'`).join(", ")}.`);
+      if (body.completion_window === undefined) throw missing("completion_window");
+      if (body.completion_window !== "24h") throw invalid("completion_window", `Invalid value for 'completion_window': '${String(body.completion_window)}'. Supported values are: '24h'.`);
+      const metadata = metadataParam(body.metadata);
+      const outputExpiry = body.output_expires_after === undefined ? null : expiryParam(body.output_expires_after, "output_expires_after");
+      const input = store.get(inputFileId);
+      if (!input) throw new HttpError(404, `No such File object: ${inputFileId}`, "input_file_id");
+      if (input.purpose !== "batch") throw invalid("input_file_id", `File ${inputFileId} has purpose '${input.purpose}'; a batch's input file must be uploaded with purpose 'batch'.`);
+      if (input.bytes > OPENAI_BATCH_LIMITS.maxBytes) throw new HttpError(400, `File is too large: ${input.bytes} bytes; a batch input file holds at most ${OPENAI_BATCH_LIMITS.maxBytes} bytes (200 MB).`, "input_file_id", "file_too_large");
       const created = now();
       const batch: BatchObject = {
         id: randomId("batch_"),
@@ -423,25 +564,20 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
         cancelled_at: null,
         request_counts: { total: 0, completed: 0, failed: 0 },
         usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } },
-        metadata: (body.metadata as Record<string, string> | null | undefined) ?? null,
+        metadata,
       };
       batches.set(batch.id, batch);
       stats.batchesCreated++;
       log(`create ${batch.id} from ${inputFileId}`);
-      startBatch(batch);
+      startBatch(batch, outputExpiry);
       return sendJson(res, 200, batch);
     }
     if (path === "/v1/batches" && method === "GET") {
-      const all = [...batches.values()].reverse(); // newest first
-      const after = url.searchParams.get("after");
-      const limit = Math.min(Math.max(Number(url.searchParams.get("limit") ?? 20) || 20, 1), 100);
-      const start = after ? all.findIndex((b) => b.id === after) + 1 : 0;
-      const data = all.slice(start, start + limit);
-      return sendJson(res, 200, { object: "list", data, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null, has_more: start + limit < all.length });
+      return sendJson(res, 200, page([...batches.values()], url, 100, 20, false));
     }
     if ((m = /^\/v1\/batches\/([^/]+)\/cancel$/.exec(path)) && method === "POST") {
       const batch = batches.get(m[1]!);
-      if (!batch) throw new HttpError(404, `No such Batch object: ${m[1]}`);
+      if (!batch) throw new HttpError(404, `No such Batch object: ${m[1]}`, "batch_id");
       if (batch.status === "validating" || batch.status === "in_progress") {
         batch.status = "cancelling";
         batch.cancelling_at = now();
@@ -453,20 +589,21 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     }
     if ((m = /^\/v1\/batches\/([^/]+)$/.exec(path)) && method === "GET") {
       const batch = batches.get(m[1]!);
-      if (!batch) throw new HttpError(404, `No such Batch object: ${m[1]}`);
+      if (!batch) throw new HttpError(404, `No such Batch object: ${m[1]}`, "batch_id");
       if (flaky(res)) return;
       stats.batchPolls++;
       return sendJson(res, 200, batch, faults.pollAfterMs !== undefined ? { "openai-poll-after-ms": String(faults.pollAfterMs) } : {});
     }
-    throw new HttpError(404, `no route for ${method} ${url.pathname}`);
+    throw new HttpError(404, `Invalid URL (${method} ${url.pathname})`);
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((e: unknown) => {
       if (res.headersSent) return res.destroy();
-      if (e instanceof HttpError) return sendError(res, e.status, e.message);
+      if (e instanceof HttpError) return sendError(res, e.status, e.message, {}, e.param, e.code);
+      // The detail may name files of the data directory: it goes to the log, never to the client.
       log(`internal error: ${(e as Error).stack}`);
-      sendError(res, 500, (e as Error).message);
+      sendError(res, 500, "The server had an error while processing your request.");
     });
   });
   server.listen(options.port ?? 0, options.host ?? "127.0.0.1");

@@ -20,6 +20,11 @@ export interface Faults {
   failValidation?: boolean;
   /** Fail every batch with `token_limit_exceeded`. */
   tokenLimitExceeded?: boolean;
+  /**
+   * An enqueued-token limit per model, as OpenAI applies it: a batch whose input tokens, added to
+   * those of the model's batches still in progress, pass it fails validation with `token_limit_exceeded`.
+   */
+  enqueuedTokenLimit?: number;
   /** Answer matching lines with HTTP errors. */
   lineErrors?: LineErrorRule[];
   /** Expire each batch after this many lines are done: the rest get `batch_expired` in the error file. */

@@ -15,8 +15,8 @@ import { basename, dirname, join, resolve } from "node:path";
 import type { BatchRequest } from "../../schemas/batch-request.ts";
 import type { BatchOutput } from "../../schemas/openai-batch-output.ts";
 import { type AtomicFile, openAtomic, writeFileAtomic } from "../core/atomic-file.ts";
-import { type ChunkLimits, ChunkPlanner } from "../core/chunking.ts";
-import { BatchlineError, RecordError } from "../core/errors.ts";
+import { type ChunkLimits, ChunkPlanner, embeddingInputs } from "../core/chunking.ts";
+import { BatchlineError, RecordError, TokenLimitError } from "../core/errors.ts";
 import { joinLines, readJsonlLines, writeChunks } from "../core/jsonl.ts";
 import { sleep } from "../internal/concurrency.ts";
 import { randomId } from "../internal/ids.ts";
@@ -37,6 +37,12 @@ export interface BatchJobOptions {
   /** Smaller chunks than the backend allows (partial results sooner, smaller failures); never larger. */
   maxChunkLines?: number;
   maxChunkBytes?: number;
+  /** Pause between two batch creates (default 1000 ms): creates are staggered, not fired all at once. */
+  createIntervalMs?: number;
+  /** First wait before a batch refused for the enqueued-token limit (`token_limit_exceeded`) is created again; doubles each time, up to 30 min (default 60 s). */
+  tokenLimitBackoffMs?: number;
+  /** How many times one chunk is created again after `token_limit_exceeded` before its lines count as failed (default 8). */
+  tokenLimitRetries?: number;
   /** Recorded in the state file so `batch status` talks to the same server (never a key). */
   baseURL?: string | null;
   signal?: AbortSignal;
@@ -83,6 +89,8 @@ interface SourceLine {
   customId: string;
   model: string;
   endpoint: string;
+  /** Embedding inputs the line carries (0 for other endpoints). */
+  inputs: number;
 }
 
 /** Writes lines into chunk files under the backend's limits; nothing is visible until `commit`. */
@@ -92,7 +100,7 @@ async function writeChunks_(limits: ChunkLimits, work: string, runId: string, ro
   try {
     for await (const l of lines) {
       const bytes = Buffer.byteLength(l.text) + 1;
-      const index = planner.add(`${l.endpoint} ${l.model}`, bytes);
+      const index = planner.add(`${l.endpoint} ${l.model}`, bytes, l.inputs);
       let chunk = open.get(index);
       if (!chunk) {
         const key = `${runId}-r${round}-c${String(index).padStart(3, "0")}`;
@@ -124,7 +132,7 @@ async function* requestLines(path: string, backend: BatchBackend): AsyncGenerato
   for await (const { line, text, request } of readRequestFile(path)) {
     const refused = backend.checkRequest?.(request);
     if (refused !== undefined) throw new RecordError({ file: path, line, customId: request.custom_id }, refused);
-    yield { text, origin: line, customId: request.custom_id, model: request.body.model, endpoint: request.url };
+    yield { text, origin: line, customId: request.custom_id, model: request.body.model, endpoint: request.url, inputs: embeddingInputs(request.url, request.body) };
   }
 }
 
@@ -149,7 +157,7 @@ async function* unsucceeded(work: string, round: RoundState, skipped: { invalid:
           skipped.invalid++;
           continue;
         }
-        yield { text, origin, customId: req.custom_id, model: req.body.model, endpoint: req.url };
+        yield { text, origin, customId: req.custom_id, model: req.body.model, endpoint: req.url, inputs: embeddingInputs(req.url, req.body) };
       }
     } finally {
       await index?.close();
@@ -195,6 +203,9 @@ async function mapErrorLines(work: string, chunk: ChunkState, errors: NonNullabl
   return errors.map((e) => ({ ...e, line: e.line === null ? null : (origins[e.line - 1] ?? e.line) }));
 }
 
+const TOKEN_LIMIT_CODE = "token_limit_exceeded";
+const MAX_TOKEN_LIMIT_BACKOFF_MS = 30 * 60_000;
+
 /** A runner bound to one backend and one job. */
 class BatchJob {
   readonly backend: BatchBackend;
@@ -212,7 +223,7 @@ class BatchJob {
   get limits(): ChunkLimits {
     const { limits } = this.backend;
     return {
-      name: limits.name,
+      ...limits,
       maxLines: Math.min(limits.maxLines, this.options.maxChunkLines ?? Infinity),
       maxBytes: Math.min(limits.maxBytes, this.options.maxChunkBytes ?? Infinity),
     };
@@ -266,14 +277,24 @@ class BatchJob {
       done: false,
     };
     await this.save();
-    this.log(`${lines} requests in ${chunks.length} chunk(s) (at most ${this.limits.maxLines} lines and ${Math.round(this.limits.maxBytes / 2 ** 20)} MB each, one model each)`);
+    this.log(`${lines} requests in ${chunks.length} chunk(s) (at most ${this.limits.maxLines} lines and ${this.limits.maxBytes / 1e6} MB each, one model each)`);
   }
 
+  /** When the next create may start (ms): creates are staggered by `createIntervalMs`. */
+  private nextCreateAt = 0;
+
+  /**
+   * Creates the batches of the round that are due: not created yet, and not waiting out a
+   * `token_limit_exceeded` backoff (while one chunk of a model waits, later chunks of that model
+   * wait with it, so they do not hit the same limit).
+   */
   async submit(round: RoundState): Promise<void> {
     const { backend } = this;
     const signal = this.options.signal;
+    const waitingModels = new Set(round.chunks.filter((c) => !c.batchId && (c.createAfter ?? 0) > Date.now()).map((c) => `${c.endpoint} ${c.model}`));
     for (const chunk of round.chunks) {
       if (chunk.batchId) continue;
+      if (waitingModels.has(`${chunk.endpoint} ${chunk.model}`)) continue;
       const ref = chunkRef(this.paths.work, chunk);
       if (backend.upload && !chunk.uploadId) {
         const found = chunk.uploadStarted && backend.findUpload ? await backend.findUpload(ref, signal) : undefined;
@@ -293,21 +314,49 @@ class BatchJob {
         chunk.batchId = found;
         this.log(`${chunk.key}: found the batch ${found} of an interrupted run`);
       } else {
+        const wait = this.nextCreateAt - Date.now();
+        if (wait > 0) await sleep(wait, signal);
         chunk.createStarted = true;
         chunk.createStartedAt = Date.now();
         await this.save();
-        chunk.batchId = await backend.create(ref, chunk.uploadId, signal);
+        try {
+          chunk.batchId = await backend.create(ref, chunk.uploadId, signal);
+        } catch (err) {
+          if (!(err instanceof TokenLimitError) || !this.tokenLimitRetry(chunk, err.message)) throw err;
+          waitingModels.add(`${chunk.endpoint} ${chunk.model}`);
+          await this.save();
+          continue;
+        } finally {
+          this.nextCreateAt = Date.now() + (this.options.createIntervalMs ?? 1000);
+        }
+        delete chunk.createAfter;
         this.log(`${chunk.key}: created batch ${chunk.batchId} (${chunk.model}, ${chunk.lines} lines)`);
       }
       await this.save();
     }
   }
 
+  /**
+   * Schedules a chunk refused for the enqueued-token limit to be created again after a backoff;
+   * false once it has been tried `tokenLimitRetries` times (its lines then count as failed).
+   */
+  private tokenLimitRetry(chunk: ChunkState, why: string): boolean {
+    const tries = chunk.tokenLimitRetries ?? 0;
+    if (tries >= (this.options.tokenLimitRetries ?? 8)) return false;
+    const delay = Math.min((this.options.tokenLimitBackoffMs ?? 60_000) * 2 ** tries, MAX_TOKEN_LIMIT_BACKOFF_MS);
+    chunk.tokenLimitRetries = tries + 1;
+    chunk.createAfter = Date.now() + delay;
+    for (const key of ["batchId", "status", "phase", "counts", "errors", "createStartedAt"] as const) delete chunk[key];
+    chunk.createStarted = false;
+    this.log(`${chunk.key}: the enqueued-token limit of ${chunk.model} is reached (${why}); creating it again in ${Math.round(delay / 1000)} s (try ${tries + 1})`);
+    return true;
+  }
+
   progress(round: RoundState): void {
     const total = round.chunks.reduce((n, c) => n + c.lines, 0);
     const done = round.chunks.reduce((n, c) => n + (c.counts ? c.counts.completed + c.counts.failed : 0), 0);
     const failed = round.chunks.reduce((n, c) => n + (c.counts?.failed ?? 0), 0);
-    const parts = round.chunks.map((c) => `${c.batchId} ${c.status ?? "?"} ${c.counts ? c.counts.completed + c.counts.failed : 0}/${c.lines}`);
+    const parts = round.chunks.map((c) => `${c.batchId ?? `${c.key} waiting`} ${c.status ?? "?"} ${c.counts ? c.counts.completed + c.counts.failed : 0}/${c.lines}`);
     const line = `round ${round.round}: ${done}/${total} done, ${failed} failed | ${parts.join(", ")}`;
     if (line !== this.lastProgress) this.log(line);
     this.lastProgress = line;
@@ -321,8 +370,9 @@ class BatchJob {
     let failures = 0;
     for (;;) {
       let hint: number | undefined;
+      await this.submit(round);
       for (const chunk of round.chunks) {
-        if (chunk.results) continue;
+        if (chunk.results || !chunk.batchId) continue;
         let st;
         try {
           st = await backend.retrieve(chunk.batchId!, signal);
@@ -341,7 +391,12 @@ class BatchJob {
           this.log(`${chunk.key}: batch ${chunk.batchId} ${st.status}: ${st.counts.completed} completed, ${st.counts.failed} failed; results downloaded`);
           await this.save();
         } else if (st.phase === "failed") {
-          chunk.errors = await mapErrorLines(this.paths.work, chunk, st.errors ?? []);
+          const errors = st.errors ?? [];
+          if (errors.length > 0 && errors.every((e) => e.code === TOKEN_LIMIT_CODE) && this.tokenLimitRetry(chunk, `batch ${chunk.batchId} failed: ${errors[0]!.message}`)) {
+            await this.save();
+            continue;
+          }
+          chunk.errors = await mapErrorLines(this.paths.work, chunk, errors);
           const first = chunk.errors[0];
           const why = first ? `${first.code}: ${first.message}` : "no reason given";
           for (const e of chunk.errors.slice(0, 10)) this.log(`${chunk.key}: batch ${chunk.batchId} failed: ${e.line !== null ? `${this.state.requests.path}:${e.line}: ` : ""}${e.code}: ${e.message}`);
@@ -353,7 +408,9 @@ class BatchJob {
       this.progress(round);
       if (round.chunks.every((c) => c.results)) return;
       await this.save();
-      await sleep(hint ?? interval, signal);
+      const dueCreates = round.chunks.filter((c) => !c.batchId).map((c) => (c.createAfter ?? 0) - Date.now());
+      const untilCreate = dueCreates.length > 0 ? Math.max(0, Math.min(...dueCreates)) : Infinity;
+      await sleep(Math.min(hint ?? interval, untilCreate), signal);
       interval = Math.min(interval * 1.5, maxInterval);
     }
   }
@@ -442,17 +499,47 @@ export async function jobStatus(backend: BatchBackend, state: SubmitState, signa
   return rows;
 }
 
-/** Cancels every batch of a job that has not ended; returns the ids cancelled. */
-export async function cancelJob(backend: BatchBackend, state: SubmitState, signal?: AbortSignal): Promise<string[]> {
-  const cancelled: string[] = [];
+/** What `cancelJob` did to each batch of a job it looked at. */
+export interface CancelReport {
+  cancelled: string[];
+  /** Batches that had already ended (or were cancelling): nothing to do. */
+  skipped: { batchId: string; status: string }[];
+  /** Batches whose cancel failed for another reason; the others were still cancelled. */
+  failed: { batchId: string; message: string }[];
+}
+
+/** Cancels every batch of a job that is still running; ended ones are skipped, and one failure does not stop the rest. */
+export async function cancelJob(backend: BatchBackend, state: SubmitState, signal?: AbortSignal): Promise<CancelReport> {
+  const report: CancelReport = { cancelled: [], skipped: [], failed: [] };
+  const ended = async (batchId: string): Promise<string | undefined> => {
+    const st = await backend.retrieve(batchId, signal).catch(() => undefined);
+    return st && (st.phase !== "running" || st.status === "cancelling" || st.status === "canceling") ? st.status : undefined;
+  };
   for (const round of state.rounds) {
     for (const chunk of round.chunks) {
-      if (!chunk.batchId || chunk.results) continue;
-      await backend.cancel(chunk.batchId, signal);
-      cancelled.push(chunk.batchId);
+      if (!chunk.batchId) continue;
+      if (chunk.results) {
+        report.skipped.push({ batchId: chunk.batchId, status: chunk.status ?? "ended" });
+        continue;
+      }
+      const before = await ended(chunk.batchId);
+      if (before !== undefined) {
+        report.skipped.push({ batchId: chunk.batchId, status: before });
+        continue;
+      }
+      try {
+        await backend.cancel(chunk.batchId, signal);
+        report.cancelled.push(chunk.batchId);
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        // It may have ended between the look and the cancel.
+        const after = await ended(chunk.batchId);
+        if (after !== undefined) report.skipped.push({ batchId: chunk.batchId, status: after });
+        else report.failed.push({ batchId: chunk.batchId, message: (err as Error).message });
+      }
     }
   }
-  return cancelled;
+  return report;
 }
 
 /** Downloads whatever has ended and writes the output with what is there (ids without a result are left out). */

@@ -8,7 +8,7 @@
 import { createReadStream } from "node:fs";
 import OpenAI from "openai";
 import { OPENAI_BATCH_LIMITS } from "../core/chunking.ts";
-import { BatchlineError } from "../core/errors.ts";
+import { BatchlineError, TokenLimitError, apiErrorText } from "../core/errors.ts";
 import { readJsonlLines } from "../core/jsonl.ts";
 import type { BatchBackend, ChunkRef, RemoteStatus } from "./types.ts";
 
@@ -43,7 +43,8 @@ export default function openaiBatch(options: OpenAIBatchOptions): BatchBackend {
       return await fn();
     } catch (err) {
       if (err instanceof OpenAI.APIError) {
-        throw new BatchlineError(`[${SUBMITTER_NAME}] ${what} failed: ${err.status ?? ""} ${err.message}`.replace(/ {2,}/g, " "), { cause: err });
+        const ErrorClass = err.code === "token_limit_exceeded" ? TokenLimitError : BatchlineError;
+        throw new ErrorClass(`[${SUBMITTER_NAME}] ${what} failed: ${apiErrorText(err.status, err.message)}`, { cause: err });
       }
       throw err;
     }

@@ -8,7 +8,7 @@
 import { createReadStream } from "node:fs";
 import { getEncoding, type Tiktoken } from "js-tiktoken";
 import { BatchRequest } from "../../schemas/batch-request.ts";
-import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, OPENAI_BATCH_LIMITS } from "../core/chunking.ts";
+import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, OPENAI_BATCH_LIMITS, embeddingInputs } from "../core/chunking.ts";
 import { type BatchlineError, RecordValidationError } from "../core/errors.ts";
 import { locationOf, readJsonl } from "../core/jsonl.ts";
 import { flattenIssues } from "../core/stage.ts";
@@ -75,6 +75,21 @@ export interface ModelPlan {
   maxOutputCost?: number;
 }
 
+/** Under an enqueued-token limit: how one model's openai-batch chunks fit (input tokens, as OpenAI counts the limit). */
+export interface EnqueuedPlan {
+  model: string;
+  chunks: number;
+  /** Estimated input tokens of all the model's chunks: what is enqueued if all are in flight. */
+  tokens: number;
+  largestChunk: number;
+  /** Chunks that can be in flight at once, counting the largest first (the worst case); 0 when even the largest is over the limit. */
+  inFlight: number;
+  /** Chunks whose own tokens are over the limit: they would always fail with token_limit_exceeded. */
+  overLimit: number;
+  /** With overLimit: a --max-chunk-lines that brings chunks under the limit. */
+  suggestChunkLines?: number;
+}
+
 export interface Plan {
   file: string;
   /** Output tokens assumed per request (--output-tokens); absent: each request's max_tokens. */
@@ -88,6 +103,8 @@ export interface Plan {
   maxCost: number;
   inputCost: number;
   unpriced: string[];
+  /** With `enqueuedTokenLimit`: the limit and per-model chunk fit. */
+  enqueued?: { limit: number; models: EnqueuedPlan[] };
 }
 
 /** Options: the price table, and `outputTokens` to assume that many output tokens per request instead of max_tokens. */
@@ -98,12 +115,18 @@ export interface PlanOptions {
   label?: string;
   /** Called for each bad line, which is then left out of the plan; without it a bad line throws. */
   onBadLine?: (err: BatchlineError) => void;
+  /** OpenAI's enqueued-token limit per model (input tokens of batches in progress), to say how many chunks fit in flight. */
+  enqueuedTokenLimit?: number;
+  /** Fewer lines per openai-batch chunk, as `submit --max-chunk-lines` makes them. */
+  maxChunkLines?: number;
 }
 
 /** Streams a request file and plans it; a bad line throws with file:line (custom_id). */
 export async function planRequests(path: string, options: PlanOptions): Promise<Plan> {
-  const planners = [new ChunkPlanner(OPENAI_BATCH_LIMITS), new ChunkPlanner(ANTHROPIC_BATCH_LIMITS)];
+  const lineCap = (l: typeof OPENAI_BATCH_LIMITS) => ({ ...l, maxLines: Math.min(l.maxLines, options.maxChunkLines ?? Infinity) });
+  const planners = [new ChunkPlanner(lineCap(OPENAI_BATCH_LIMITS)), new ChunkPlanner(lineCap(ANTHROPIC_BATCH_LIMITS))];
   const byModel = new Map<string, ModelPlan>();
+  const openaiChunks = new Map<number, { model: string; tokens: number; lines: number }>();
   let lines = 0;
   let bytes = 0;
   const file = options.label ?? path;
@@ -119,7 +142,8 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
     const size = Buffer.byteLength(rec.text) + 1;
     lines++;
     bytes += size;
-    for (const p of planners) p.add(`${req.url} ${req.body.model}`, size);
+    const inputs = embeddingInputs(req.url, req.body);
+    const chunkIndexes = planners.map((p) => p.add(`${req.url} ${req.body.model}`, size, inputs));
     let m = byModel.get(req.body.model);
     if (!m) {
       const enc = encodingFor(req.body.model);
@@ -128,7 +152,13 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
     }
     m.lines++;
     m.bytes += size;
-    m.inputTokens += countInputTokens(req.body).tokens;
+    const tokens = countInputTokens(req.body).tokens;
+    m.inputTokens += tokens;
+    const openaiChunk = chunkIndexes[0]!;
+    const c = openaiChunks.get(openaiChunk) ?? { model: req.body.model, tokens: 0, lines: 0 };
+    c.tokens += tokens;
+    c.lines++;
+    openaiChunks.set(openaiChunk, c);
     const body = req.body as { max_tokens?: unknown; max_completion_tokens?: unknown };
     const max = Number(body.max_tokens ?? body.max_completion_tokens);
     if (options.outputTokens !== undefined) m.maxOutputTokens += options.outputTokens;
@@ -148,7 +178,30 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
     plan.inputCost += m.inputCost;
     plan.maxCost += m.inputCost + m.maxOutputCost;
   }
+  if (options.enqueuedTokenLimit !== undefined) plan.enqueued = { limit: options.enqueuedTokenLimit, models: fitUnderLimit([...openaiChunks.values()], options.enqueuedTokenLimit) };
   return plan;
+}
+
+/** Per model: how many of its chunks fit under the enqueued-token limit at once, largest first. */
+function fitUnderLimit(chunks: { model: string; tokens: number; lines: number }[], limit: number): EnqueuedPlan[] {
+  const models = [...new Set(chunks.map((c) => c.model))];
+  return models.map((model) => {
+    const mine = chunks.filter((c) => c.model === model).sort((a, b) => b.tokens - a.tokens);
+    let inFlight = 0;
+    let sum = 0;
+    for (const c of mine) {
+      if (sum + c.tokens > limit) break;
+      sum += c.tokens;
+      inFlight++;
+    }
+    const over = mine.filter((c) => c.tokens > limit);
+    const plan: EnqueuedPlan = { model, chunks: mine.length, tokens: mine.reduce((n, c) => n + c.tokens, 0), largestChunk: mine[0]?.tokens ?? 0, inFlight, overLimit: over.length };
+    if (over.length > 0) {
+      const perLine = Math.max(...over.map((c) => c.tokens / c.lines));
+      plan.suggestChunkLines = Math.max(1, Math.floor(limit / perLine));
+    }
+    return plan;
+  });
 }
 
 const usd = (n: number) => `$${n < 10 ? n.toFixed(4) : n.toFixed(2)}`;
@@ -160,13 +213,22 @@ export function outputAssumption(plan: Plan): string {
 
 /** The plan as lines for a terminal. */
 export function formatPlan(plan: Plan): string[] {
-  const out = [`${plan.file}: ${plan.lines} requests, ${(plan.bytes / 2 ** 20).toFixed(1)} MB; chunks: ${Object.entries(plan.chunks).map(([b, n]) => `${b} ${n}`).join(", ")}`];
+  const out = [`${plan.file}: ${plan.lines} requests, ${(plan.bytes / 1e6).toFixed(1)} MB; chunks: ${Object.entries(plan.chunks).map(([b, n]) => `${b} ${n}`).join(", ")}`];
   for (const m of plan.models) {
     out.push(`  ${m.model}: ${m.lines} requests, ${m.inputTokens.toLocaleString("en-US")} input tokens (${m.tokenizer}), up to ${m.maxOutputTokens.toLocaleString("en-US")} output tokens${m.withoutMaxTokens ? ` (+ ${m.withoutMaxTokens} requests without max_tokens, not counted)` : ""}`);
     if (m.price) out.push(`    batch price (${m.price.key}): ${usd(m.price.input)} / ${usd(m.price.output)} per 1M in/out -> input ${usd(m.inputCost!)}, output up to ${usd(m.maxOutputCost!)}`);
     else out.push(`    no price for ${m.model} in the table (add it with --price-table)`);
   }
   const unpriced = plan.unpriced.length > 0 ? ` (not counting ${plan.unpriced.length} model(s) without a price: ${plan.unpriced.join(", ")})` : "";
+  if (plan.enqueued) {
+    const n = (x: number) => x.toLocaleString("en-US");
+    out.push(`enqueued-token limit ${n(plan.enqueued.limit)} per model (openai-batch chunks, input tokens):`);
+    for (const e of plan.enqueued.models) {
+      const fit = e.inFlight >= e.chunks ? `all ${e.chunks} chunk(s) can be in flight at once` : `${e.inFlight} of ${e.chunks} chunk(s) can be in flight at once (largest first); submit creates the rest as batches finish`;
+      out.push(`  ${e.model}: ${n(e.tokens)} tokens enqueued in ${e.chunks} chunk(s), largest ${n(e.largestChunk)}: ${fit}`);
+      if (e.overLimit > 0) out.push(`    ${e.overLimit} chunk(s) are over the limit on their own and would always fail with token_limit_exceeded: use --max-chunk-lines ${e.suggestChunkLines}`);
+    }
+  }
   out.push(`estimated cost at batch prices (table of ${plan.priceTableDate}): input ${usd(plan.inputCost)}, at most ${usd(plan.maxCost)} ${outputAssumption(plan)}${unpriced}`);
   return out;
 }

@@ -27,6 +27,9 @@ export const ChunkState = z.strictObject({
   phase: z.enum(["running", "ended", "failed"]).optional(),
   counts: z.strictObject({ total: z.number(), completed: z.number(), failed: z.number() }).optional(),
   errors: z.array(z.strictObject({ line: z.number().nullable(), code: z.string(), message: z.string() })).optional(),
+  /** Times the batch failed for the enqueued-token limit and was created again; when the next create is due (ms since the epoch). */
+  tokenLimitRetries: z.number().int().optional(),
+  createAfter: z.number().optional(),
   /** Results file name (relative), once downloaded (or synthesized for a failed batch). */
   results: z.string().optional(),
 });

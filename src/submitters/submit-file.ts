@@ -39,6 +39,12 @@ export interface BackendOptions {
   baseUrl?: string | undefined;
   maxChunkLines?: string | number | undefined;
   maxChunkMb?: string | number | undefined;
+  /** Seconds between two batch creates. */
+  createInterval?: string | number | undefined;
+  /** Times a batch refused for the enqueued-token limit is created again. */
+  tokenLimitRetries?: string | number | undefined;
+  /** Seconds before the first such retry (doubling). */
+  tokenLimitBackoff?: string | number | undefined;
   concurrency?: string | number | undefined;
   rpm?: string | number | undefined;
   tpm?: string | number | undefined;
@@ -154,6 +160,9 @@ export async function checkBackendOptions(name: string, options: BackendOptions,
     positive(options.maxChunkMb, "--max-chunk-mb");
     millis(options.pollInterval, "--poll-interval", 5);
     millis(options.maxPollInterval, "--max-poll-interval", 60);
+    millis(options.createInterval, "--create-interval", 1);
+    millis(options.tokenLimitBackoff, "--token-limit-backoff", 60);
+    wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8);
     return;
   }
   if (name === "replay") {
@@ -165,6 +174,13 @@ export async function checkBackendOptions(name: string, options: BackendOptions,
   if (!(text(options.baseUrl) ?? env.OPENAI_BASE_URL)) throw new UsageError("openai-compatible needs --base-url <url> (or OPENAI_BASE_URL), e.g. http://127.0.0.1:8000/v1");
   for (const [flag, v] of [["--concurrency", options.concurrency], ["--rpm", options.rpm], ["--tpm", options.tpm], ["--timeout", options.timeout], ["--retry-backoff", options.retryBackoff]] as const) positive(v, flag);
   retries(options.maxRetries);
+}
+
+function wholeNumber(value: unknown, flag: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new UsageError(`${flag} ${String(value)}: expected a whole number >= 0`);
+  return n;
 }
 
 function retryRounds(value: unknown): number {
@@ -271,13 +287,16 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
   const maxChunkMb = positive(options.maxChunkMb, "--max-chunk-mb");
   const s = await runBatchJob(backend, {
     ...(maxChunkLines ? { maxChunkLines: Math.floor(maxChunkLines) } : {}),
-    ...(maxChunkMb ? { maxChunkBytes: Math.floor(maxChunkMb * 2 ** 20) } : {}),
+    ...(maxChunkMb ? { maxChunkBytes: Math.floor(maxChunkMb * 1e6) } : {}),
     requests,
     output,
     retryFailed,
     baseURL,
     pollIntervalMs: millis(options.pollInterval, "--poll-interval", 5),
     maxPollIntervalMs: millis(options.maxPollInterval, "--max-poll-interval", 60),
+    createIntervalMs: millis(options.createInterval, "--create-interval", 1),
+    tokenLimitBackoffMs: millis(options.tokenLimitBackoff, "--token-limit-backoff", 60),
+    tokenLimitRetries: wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(log ? { log } : {}),
   });

@@ -51,6 +51,11 @@ export interface EvaluateOptions {
   signal?: AbortSignal;
 }
 
+/** Whether coverage.py can run the command: a `python` command or a repo script (`./tests/runtests.py`, `bin/test`), not tox. */
+function coverable(argv: readonly string[]): boolean {
+  return argv[0] === "python" || /^(\.\/|bin\/)/.test(argv[0] ?? "");
+}
+
 function commandOf(argv: readonly string[], directives: readonly string[], coverage: boolean): Command {
   if (argv[0] === "python") return { python: [...argv.slice(1), ...directives] };
   // coverage.py runs scripts too (`coverage run ./tests/runtests.py ...`)
@@ -96,14 +101,16 @@ export async function evaluateInstance(runner: Runner, instance: EvalInstance, t
   });
   const runOptions = o.signal ? { signal: o.signal } : {};
 
+  const coverage = o.coverage && coverable(spec.argv);
+  if (o.coverage && !coverage) result.notes.push(`no coverage: ${spec.argv[0]} is not a command coverage.py can run`);
   const gold = await runner.run(
     {
       id: `${instance.instance_id}/gold`,
       workspace: workspace([{ name: "gold patch", diff: instance.patch }, { name: "model_test_patch", diff: testPatch }]),
-      command: commandOf(spec.argv, directives, o.coverage),
+      command: commandOf(spec.argv, directives, coverage),
       env: spec.env,
       timeoutMs: o.timeoutMs,
-      ...(o.coverage ? { coverage: { include: goldSourceFiles(instance.patch) } } : {}),
+      ...(coverage ? { coverage: { include: goldSourceFiles(instance.patch) } } : {}),
     },
     runOptions,
   );
@@ -118,7 +125,7 @@ export async function evaluateInstance(runner: Runner, instance: EvalInstance, t
     const tail = (gold.stdout + gold.stderr).trim().split("\n").slice(-5).join("\n");
     return done("collection_error", `no test results with the gold patch${collection.length ? ` (collection errors in ${collection.join(", ")})` : ""}: exit ${gold.exitCode}; ${tail}`);
   }
-  if (o.coverage && gold.coverage) result.coverage = changedLineCoverage(instance.patch, gold.coverage);
+  if (coverage && gold.coverage) result.coverage = changedLineCoverage(instance.patch, gold.coverage);
   result.FAIL_WITH_GOLD = Object.entries(result.gold_statuses).filter(([, s]) => !isPass(s)).map(([n]) => n);
   if (result.FAIL_WITH_GOLD.length > 0) return done("fails_with_gold", `with the gold patch these tests do not pass: ${result.FAIL_WITH_GOLD.join(", ")}`);
 

@@ -413,7 +413,8 @@ export async function coverageFixPhase(env: PhaseEnv, instances: Instance[], sta
 export async function coverageEvalPhase(env: PhaseEnv, instances: Instance[], stats: PhaseStats): Promise<Instance[]> {
   const statuses = new Map<string, string>();
   for (let attempt = 1; ; attempt++) {
-    const todo = instances.filter((i) => i.meta.coverage_candidate_of !== undefined || (passesGold(i) && measuredCoverage(i) === undefined));
+    // candidates, and passing instances never measured ("unknow"); 404 (no coverage data) is not measured again
+    const todo = instances.filter((i) => i.meta.coverage_candidate_of !== undefined || (attempt === 1 && passesGold(i) && typeof i.meta.coverage_rate !== "number"));
     const results = await evaluateAll(env, "coverage_eval", todo);
     for (const i of todo) {
       const e = results.get(i.instance_id)!;

@@ -13,6 +13,8 @@ export interface CostOptions {
   priceTable?: string;
   maxCost?: string | number;
   outputTokens?: string | number;
+  enqueuedTokenLimit?: string | number;
+  maxChunkLines?: string | number;
 }
 
 async function prices(options: CostOptions): Promise<PriceTable> {
@@ -31,10 +33,16 @@ function maxCostOf(options: CostOptions): number | undefined {
 async function planWith(path: string, options: CostOptions & { skipBad?: boolean }, label?: string): Promise<Plan> {
   const outputTokens = options.outputTokens === undefined ? undefined : Number(options.outputTokens);
   if (outputTokens !== undefined && !(Number.isInteger(outputTokens) && outputTokens >= 0)) throw new UsageError(`--output-tokens ${options.outputTokens}: expected a whole number per request`);
+  const enqueuedTokenLimit = options.enqueuedTokenLimit === undefined ? undefined : Number(options.enqueuedTokenLimit);
+  if (enqueuedTokenLimit !== undefined && !(Number.isInteger(enqueuedTokenLimit) && enqueuedTokenLimit > 0)) throw new UsageError(`--enqueued-token-limit ${options.enqueuedTokenLimit}: expected a whole number of tokens (your organization's limit for the model)`);
+  const maxChunkLines = options.maxChunkLines === undefined ? undefined : Number(options.maxChunkLines);
+  if (maxChunkLines !== undefined && !(Number.isInteger(maxChunkLines) && maxChunkLines > 0)) throw new UsageError(`--max-chunk-lines ${options.maxChunkLines}: expected a whole number of lines > 0`);
   const skipped = new SkipLog();
   const plan = await planRequests(path, {
     prices: await prices(options),
     ...(outputTokens !== undefined ? { outputTokens } : {}),
+    ...(enqueuedTokenLimit !== undefined ? { enqueuedTokenLimit } : {}),
+    ...(maxChunkLines !== undefined ? { maxChunkLines } : {}),
     ...(label ? { label } : {}),
     ...(options.skipBad ? { onBadLine: (err: BatchlineError & { at?: Location }) => skipped.report(err.at ?? { file: label ?? path }, err.message) } : {}),
   });
@@ -68,9 +76,12 @@ export function registerPlan(cli: CAC): void {
     .option("--price-table <file>", "JSON price table to use instead of the bundled, dated one")
     .option("--max-cost <usd>", "Exit 1 if the estimated cost is above this")
     .option("--output-tokens <n>", "Assume n output tokens per request (default: each request's max_tokens, the worst case)")
+    .option("--enqueued-token-limit <tokens>", "OpenAI's enqueued-token limit for the model: say how many chunks can be in flight at once")
+    .option("--max-chunk-lines <n>", "Plan chunks of at most n lines, as submit --max-chunk-lines makes them")
     .option("--json", "Print the plan as JSON")
     .option("--skip-bad", "Report and leave out bad lines instead of failing")
     .example("batchline plan batch_requests_step2.jsonl --max-cost 50")
+    .example("batchline plan batch_requests_step2.jsonl --enqueued-token-limit 2000000")
     .option(...INPUT_OPTION)
     .action(async (positional: string | undefined, options: CostOptions & { json?: boolean; input?: string; skipBad?: boolean }) => {
       const requests = inputPath(positional, options, "plan");

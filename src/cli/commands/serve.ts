@@ -23,6 +23,7 @@ interface ServeOptions {
   stepDelayMs?: string | number;
   failValidation?: boolean;
   tokenLimitExceeded?: boolean;
+  enqueuedTokenLimit?: string | number;
   lineError?: string | string[];
   expireAfterLines?: string | number;
   flakyEvery?: string | number;
@@ -70,6 +71,8 @@ export async function serveOptions(options: ServeOptions, env: { upstreamKey?: s
   if (stepDelayMs !== undefined) faults.stepDelayMs = stepDelayMs;
   if (options.failValidation) faults.failValidation = true;
   if (options.tokenLimitExceeded) faults.tokenLimitExceeded = true;
+  const enqueuedTokenLimit = intOption(options.enqueuedTokenLimit, "--enqueued-token-limit", 1);
+  if (enqueuedTokenLimit !== undefined) faults.enqueuedTokenLimit = enqueuedTokenLimit;
   if (lineErrors.length > 0) faults.lineErrors = lineErrors;
   if (expireAfterLines !== undefined) faults.expireAfterLines = expireAfterLines;
   if (flakyEvery !== undefined) faults.flakyEvery = flakyEvery;
@@ -92,6 +95,7 @@ export function registerServe(cli: CAC, env: { upstreamKey?: string }): void {
     .option("--step-delay-ms <ms>", "Fault: time spent in each status (validating, in_progress, finalizing)")
     .option("--fail-validation", "Fault: every batch fails whole-file validation")
     .option("--token-limit-exceeded", "Fault: every batch fails with token_limit_exceeded")
+    .option("--enqueued-token-limit <tokens>", "Fault: an enqueued-token limit per model; a batch that would pass it (with the model's batches in progress) fails with token_limit_exceeded")
     .option("--line-error <status=regex>", "Fault: custom_ids matching regex get this HTTP status (repeatable)")
     .option("--expire-after-lines <n>", "Fault: batches expire after n lines; the rest get batch_expired")
     .option("--flaky-every <n>", "Fault: every n-th batch poll or file download fails")

@@ -61,8 +61,11 @@ async function batchCommand(action: string, statePath: string, options: { output
       process.stdout.write(`round ${row.round} ${row.key} ${row.batchId ?? "-"} ${row.status}${counts}\n`);
     }
   } else if (action === "cancel") {
-    const ids = await cancelJob(backend, state);
-    process.stderr.write(ids.length ? `cancel requested: ${ids.join(", ")} (partial results stay downloadable; run submit again to resume or batch download to collect)\n` : "nothing to cancel\n");
+    const report = await cancelJob(backend, state);
+    for (const s of report.skipped) process.stderr.write(`note: ${s.batchId} is already ${s.status}; nothing to cancel\n`);
+    for (const f of report.failed) process.stderr.write(`could not cancel ${f.batchId}: ${f.message}\n`);
+    process.stderr.write(report.cancelled.length ? `cancel requested: ${report.cancelled.join(", ")} (partial results stay downloadable; run submit again to resume or batch download to collect)\n` : "nothing to cancel: no batch is still running\n");
+    if (report.failed.length > 0) throw new BatchlineError(`${report.failed.length} batch(es) could not be cancelled (see above); the others were`);
   } else if (action === "download") {
     const summary = await downloadJob(backend, statePath, stringOption(options.output), options.quiet ? undefined : (l) => process.stderr.write(`${l}\n`));
     printSummary(summary, options.quiet);
@@ -78,7 +81,10 @@ export const SUBMIT_BACKEND_OPTIONS: readonly [flag: string, description: string
   ["--max-poll-interval <s>", "Longest wait between polls in seconds (default 60)"],
   ["--base-url <url>", "API base URL (default: OPENAI_BASE_URL, else the provider's)"],
   ["--max-chunk-lines <n>", "Fewer lines per batch than the backend allows (partial results sooner)"],
-  ["--max-chunk-mb <mb>", "Fewer MB per batch than the backend allows"],
+  ["--max-chunk-mb <mb>", "Fewer MB (1 MB = 1,000,000 bytes) per batch than the backend allows"],
+  ["--create-interval <s>", "Batch backends: seconds between two batch creates (default 1): creates are staggered"],
+  ["--token-limit-retries <n>", "Batch backends: times a batch refused with token_limit_exceeded is created again, with backoff, before its lines count as failed (default 8)"],
+  ["--token-limit-backoff <s>", "Batch backends: first wait in seconds before such a batch is created again; doubles each time, up to 30 min (default 60)"],
   ["--concurrency <n>", "openai-compatible: requests in flight (default 16)"],
   ["--rpm <n>", "openai-compatible: at most n requests per minute"],
   ["--tpm <n>", "openai-compatible: at most n tokens per minute (estimated: prompt chars / 4 + max_tokens)"],
