@@ -45,9 +45,9 @@ const toy = definePipeline({
 });
 
 /** Runs the toy; returns the report and the step names that ran (not skipped). */
-async function run(workdir: string, options: Record<string, unknown>) {
+async function run(workdir: string, options: Record<string, unknown>, progressEveryMs?: number) {
   const lines: string[] = [];
-  const report = await runPipeline(toy, { workdir, backend: "replay", source: join(B, "requests.jsonl"), rounds: 0, ...options }, { log: (l) => lines.push(l) });
+  const report = await runPipeline(toy, { workdir, backend: "replay", source: join(B, "requests.jsonl"), rounds: 0, ...options }, { log: (l) => lines.push(l), ...(progressEveryMs !== undefined ? { progressEveryMs } : {}) });
   const ran = lines.map((l) => /^(\w+): (?:running|resuming)$/.exec(l)?.[1]).filter((n) => n !== undefined);
   return { report, ran, lines };
 }
@@ -98,6 +98,14 @@ describe("pipeline engine (toy definition: stage -> replay submit -> rounds)", (
     assert.deepEqual(model.ran, ["rewrite", "submit"]);
     const requests = (await readFile(join(W, "requests.jsonl"), "utf8")).trim().split("\n").map((l) => JSON.parse(l));
     assert.ok(requests.every((r) => r.body.model === "gpt-4.1-mini"));
+  });
+
+  it("says how far a long step has got, on the log", async () => {
+    const W = join(dir, "progress");
+    const quiet = await run(W, { fromSubmit: recording });
+    assert.ok(!quiet.lines.some((l) => l.includes("so far")), "a quick step says nothing");
+    const chatty = await run(W, { fromSubmit: recording, startFrom: "rewrite" }, 0);
+    assert.deepEqual(chatty.lines.filter((l) => l.startsWith("rewrite: ") && l.endsWith("so far")), [1, 2, 3, 4, 5, 6].map((n) => `rewrite: ${n} records so far`));
   });
 
   it("resumes a submit killed half-way: the answered lines are not sent again", async () => {

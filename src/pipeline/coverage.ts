@@ -54,6 +54,7 @@ export async function pipelineCoverage(definition: PipelineDefinition, workdir: 
       resume: false,
       stepOptions: {},
       log: () => {},
+      progress: () => {},
       prices: BUNDLED_PRICES,
     };
     const account = await step.account(ctx);

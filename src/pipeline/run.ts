@@ -95,7 +95,10 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
     const results = new Map<string, StepResult>();
     let dirty = false;
 
-    const contextFor = (s: Scheduled, resume: boolean): StepContext => ({
+    const every = rc.progressEveryMs ?? 5000;
+    const contextFor = (s: Scheduled, resume: boolean): StepContext => {
+      let last = Date.now();
+      return {
       name: s.runName,
       round: s.round,
       workdir: W,
@@ -107,9 +110,15 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
       resume,
       stepOptions: rc.stepOptions?.[s.step.name] ?? {},
       log: (line) => log(line),
+      progress: (count, what) => {
+        if (Date.now() - last < every) return;
+        last = Date.now();
+        log(`${s.runName}: ${count} ${what} so far`);
+      },
       signal: rc.signal,
       prices,
-    });
+      };
+    };
 
     const runStep = async (s: Scheduled): Promise<StepResult> => {
       rc.signal?.throwIfAborted();

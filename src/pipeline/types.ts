@@ -52,6 +52,8 @@ export interface StepContext<Options = Record<string, unknown>> {
   /** Options given for this step alone (RunContext.stepOptions, by the step's main name). */
   stepOptions: Record<string, unknown>;
   log(line: string): void;
+  /** Progress of a long step: logs `<step>: <count> <what> so far` at most every few seconds (RunContext.progressEveryMs). */
+  progress(count: number, what: string): void;
   signal?: AbortSignal | undefined;
   prices: PriceTable;
 }
@@ -129,6 +131,8 @@ export interface RunContext {
   signal?: AbortSignal;
   /** Backend options for one submit step only (`{ submit_step1: { baseUrl } }`), also inside rounds. */
   stepOptions?: Record<string, Record<string, unknown>>;
+  /** ms between progress lines of a long step (default 5000). */
+  progressEveryMs?: number;
 }
 
 /** The report written to `<workdir>/report.json`. */

@@ -52,6 +52,7 @@ export function evaluate<Options = any>(name: string, o: EvalStepOptions<Options
       async function* results(): AsyncGenerator<string> {
         for await (const r of o.evaluate(readJsonl(createReadStream(file), { file }), ctx)) {
           counts[r.status]++;
+          ctx.progress(counts.passed + counts.failed + counts.error, "evaluated");
           if (r.status !== "passed") {
             const reason = r.reason ?? r.status;
             byReason[reason] = (byReason[reason] ?? 0) + 1;

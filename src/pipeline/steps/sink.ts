@@ -64,7 +64,14 @@ export function sink<Options = any>(name: string, o: SinkStepOptions<Options>): 
             for await (const rec of lines) yield rec.value;
           })();
         }
-        return await o.write(records, dir, ctx);
+        let n = 0;
+        const counted = (async function* () {
+          for await (const record of records) {
+            ctx.progress(++n, "records");
+            yield record;
+          }
+        })();
+        return await o.write(counted, dir, ctx);
       } finally {
         await side?.close?.();
       }

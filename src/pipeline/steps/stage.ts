@@ -70,6 +70,7 @@ export function stage<Options = any, Out = any>(name: string, stageName: string,
         async function* written(): AsyncGenerator<string> {
           for await (const record of outputs) {
             const r = o.split ? o.split(record as Out) : { line: record };
+            ctx.progress(lines + failures.length + 1, "records");
             if ("failure" in r) {
               failures.push(JSON.stringify(r.failure));
               byReason[r.failure.reason] = (byReason[r.failure.reason] ?? 0) + 1;
