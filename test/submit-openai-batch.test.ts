@@ -333,7 +333,7 @@ describe("submit openai-batch", () => {
       assert.match(cancel.stderr, new RegExp(`cancel requested: ${second!.id}, ${third!.id}`));
       assert.ok(["cancelling", "cancelled"].includes(second!.status) && ["cancelling", "cancelled"].includes(third!.status));
       openGate();
-      assert.equal(await exited, 0);
+      assert.equal(await exited, 1, "the cancelled lines are failures: submit exits 1");
       const again = await runCli(["batch", "cancel", `${out}.state.json`], { env });
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stderr, /nothing to cancel: no batch is still running/);
