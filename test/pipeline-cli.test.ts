@@ -110,6 +110,9 @@ describe("batchline pipeline (CLI)", () => {
     await refused([...base, "--shard", "3/2"], /--shard/);
     await refused([...base, "--backend", "openai-batch"], /missing API key: set OPENAI_API_KEY/, { OPENAI_API_KEY: "" });
     await refused(without("--workdir"), /missing --workdir/);
+    // --anthropic-version is a run option of every pipeline, checked against the backend before the first step
+    await refused([...base, "--anthropic-version", "2023-06-01"], /--anthropic-version is for anthropic-batch, not replay/);
+    await refused([...base, "--backend", "anthropic-batch", "--anthropic-version", "1999-01-01"], /unknown anthropic-version 1999-01-01/, { ANTHROPIC_API_KEY: "test-key" });
     await writeFile(join(dir, "a-file"), "");
     const r = await runCli([...base, "--workdir", join(dir, "a-file")]);
     assert.equal(r.code, 1);
