@@ -110,9 +110,13 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
       for (const planner of planners) planner.add(`${req.url} ${req.body.model}`, bytes, inputs);
     } else {
       const out = parsed.data as BatchOutput;
-      if (isSuccess(out)) {
+      const answer = isSuccess(out) ? readAnswerBody(out.response?.body) : undefined;
+      if (isSuccess(out) && answer?.failure !== undefined) {
+        // an HTTP 200 whose body is no usable answer (a refusal, a failed or filtered Responses body): failed, as retry counts it
+        outcomes.failed++;
+        outcomes.byCode.incomplete_answer = (outcomes.byCode.incomplete_answer ?? 0) + 1;
+      } else if (isSuccess(out)) {
         outcomes.succeeded++;
-        const answer = readAnswerBody(out.response?.body);
         if (answer?.truncated) outcomes.truncated++;
         if (answer && (answer.text === null || answer.text === "")) outcomes.emptyContent++;
       } else if (out.response) {
