@@ -9,6 +9,7 @@ import { after, before, describe, it } from "node:test";
 import { BatchOutput, isSuccess } from "../schemas/openai-batch-output.ts";
 import { readJsonl } from "../src/core/jsonl.ts";
 import { readLineIds, scanIds, scanSuccessfulOutput } from "../src/core/line-ids.ts";
+import { mergeJsonlByKey } from "../src/agentless/merge-file.ts";
 import { chunks, collect, runCli, tempDir } from "./helpers.ts";
 
 /** Lines where a naive search for `"custom_id"` would go wrong, plus plain ones. */
@@ -178,5 +179,29 @@ describe("slice, merge and demux copy bytes", () => {
     assert.equal(r.code, 0, r.stderr);
     assert.equal(await readFile(join(outDir, "passes_0.jsonl"), "utf8"), `${ok("x__pass0", "r1")}\r\n${ok("y__pass0", "r3")}\n`);
     assert.equal(await readFile(join(outDir, "passes_1.jsonl"), "utf8"), `${ok("x__pass1", "r2")}\n`);
+  });
+});
+
+describe("mergeJsonlByKey with the byte scan", () => {
+  it("writes the same bytes as with every line parsed", async () => {
+    const { dir, cleanup } = await tempDir();
+    try {
+      const target = '{"instance_id":"b","model_patch":""}\r\n{"model_patch":"diff b","instance_id":"a","x":{"instance_id":"nested"}}\n{"instance\\u005fid":"c","model_patch":"p"}\n';
+      const additions = '{"instance_id":"a","model_patch":""}\n{"instance_id":"b","model_patch":"diff \\"b2\\""}\n{"instance_id":"d","test_patch":"t"}\n';
+      const results: string[] = [];
+      for (const fields of [undefined, ["instance_id", "model_patch", "test_patch"]]) {
+        const t = join(dir, `target-${results.length}.jsonl`);
+        const a = join(dir, `additions-${results.length}.jsonl`);
+        await writeFile(t, target);
+        await writeFile(a, additions);
+        const score = (v: { model_patch?: string; test_patch?: string }) => ((v.model_patch ?? v.test_patch ?? "") !== "" ? 1 : 0);
+        await mergeJsonlByKey(t, a, { ...(fields ? { fields } : {}), key: (v: { instance_id: string }) => v.instance_id, score });
+        results.push(await readFile(t, "utf8"));
+      }
+      assert.equal(results[1], results[0]);
+      assert.equal(results[0], '{"model_patch":"diff b","instance_id":"a","x":{"instance_id":"nested"}}\n{"instance_id":"b","model_patch":"diff \\"b2\\""}\n{"instance\\u005fid":"c","model_patch":"p"}\n{"instance_id":"d","test_patch":"t"}\n');
+    } finally {
+      await cleanup();
+    }
   });
 });

@@ -8,10 +8,18 @@ import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { writeFileAtomic } from "../core/atomic-file.ts";
 import { compareBytes } from "../core/custom-id.ts";
-import { readJsonlLines } from "../core/jsonl.ts";
+import { joinRawLines, lineText, readRawLines } from "../core/jsonl.ts";
+import { keySet } from "../core/key-scan.ts";
+import { scanFields } from "../core/line-ids.ts";
 
 /** How lines are keyed and ranked; keys in `drop` are removed from the result. */
 export interface MergeSpec {
+  /**
+   * The top-level fields `key` and `score` read. With it, each line is scanned for just these
+   * (core/key-scan.ts) and `key`/`score` get an object of them; a line is parsed in full only
+   * when the scan is unsure. Without it, every line is parsed.
+   */
+  fields?: readonly string[];
   key: (value: any) => string;
   /** Higher wins over lower; on a tie the additions win (default: every line scores 0). */
   score?: (value: any) => number;
@@ -26,11 +34,14 @@ interface Entry {
 }
 
 async function scan(path: string, source: number, spec: MergeSpec, into: Map<string, Entry>): Promise<boolean> {
+  const fields = spec.fields && keySet(spec.fields);
   try {
-    for await (const { text, offset } of readJsonlLines(createReadStream(path, { highWaterMark: 1 << 20 }))) {
-      const value = JSON.parse(text) as unknown;
+    for await (const { bytes, offset } of readRawLines(createReadStream(path, { highWaterMark: 1 << 20 }))) {
+      const value = fields ? scanFields(bytes, fields) : JSON.parse(lineText(bytes));
       const key = spec.key(value);
-      const entry = { source, offset, bytes: Buffer.byteLength(text), score: spec.score?.(value) ?? 0 };
+      // A CRLF line is copied without its \r, as the line's text.
+      const length = bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length;
+      const entry = { source, offset, bytes: length, score: spec.score?.(value) ?? 0 };
       const old = into.get(key);
       if (!old || entry.score >= old.score) into.set(key, entry);
     }
@@ -52,15 +63,16 @@ export async function mergeJsonlByKey(target: string, additions: string, spec: M
   try {
     handles[0] = await open(target, "r").catch(() => undefined);
     handles[1] = await open(additions, "r").catch(() => undefined);
-    async function* lines(): AsyncGenerator<string> {
+    // Lines go back out as the bytes they were read as: decoding and re-encoding them is the cost of a merge.
+    async function* lines(): AsyncGenerator<Buffer> {
       for (const key of keys) {
         const e = entries.get(key)!;
         const buf = Buffer.allocUnsafe(e.bytes);
         await handles[e.source]!.read(buf, 0, e.bytes, e.offset);
-        yield buf.toString("utf8") + "\n";
+        yield buf;
       }
     }
-    await writeFileAtomic(target, lines());
+    await writeFileAtomic(target, joinRawLines(lines()));
   } finally {
     await Promise.all(handles.map((h) => h?.close()));
   }

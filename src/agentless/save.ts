@@ -13,7 +13,9 @@ import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentlessFailure, Step2Output } from "../../schemas/agentless.ts";
 import { type AtomicFile, openAtomic, writeFileAtomic } from "../core/atomic-file.ts";
-import { joinLines, readJsonlLines, writeChunks } from "../core/jsonl.ts";
+import { joinLines, readRawLines, writeChunks } from "../core/jsonl.ts";
+import { keySet } from "../core/key-scan.ts";
+import { scanFields } from "../core/line-ids.ts";
 import { mergeJsonlByKey } from "./merge-file.ts";
 import type { Role } from "./steps.ts";
 
@@ -33,6 +35,9 @@ function emptySample(instanceId: string, model: string): Record<string, unknown>
   return { model_name_or_path: model, instance_id: instanceId, model_patch: "", raw_model_patch: "", original_file_content: [], edited_files: [], new_file_content: [] };
 }
 
+const SAMPLE_BATCH = 32;
+const PRED_FIELDS = keySet(["instance_id", "model_name_or_path", "model_patch"]);
+
 const patchOf = (v: { model_patch?: string; test_patch?: string }) => (v.model_patch ?? v.test_patch ?? "") !== "";
 
 /** Consumes proc_step2 records and writes everything under `saveDir`. */
@@ -47,6 +52,13 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
     if (!f) additions.set(pass, (f = await openAtomic(join(saveDir, `.additions_${pass}.jsonl`))));
     return f;
   };
+  // samples/ files are written SAMPLE_BATCH at a time, each still atomically; a later line for the same custom_id wins.
+  const samples = new Map<string, string>();
+  const flushSamples = async () => {
+    const batch = [...samples];
+    samples.clear();
+    await Promise.all(batch.map(([path, text]) => writeFileAtomic(path, text)));
+  };
   try {
     for await (const out of outputs) {
       const file = await addition(out.pass);
@@ -54,7 +66,7 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
         summary.samples++;
         succeeded.add(out.custom_id);
         await writeChunks(file.stream, [JSON.stringify(out.sample) + "\n"]);
-        await writeFileAtomic(join(saveDir, "samples", `${out.custom_id}.jsonl`), JSON.stringify(out.record) + "\n");
+        samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), JSON.stringify(out.record) + "\n");
       } else {
         const f = out.failure;
         summary.failures++;
@@ -63,9 +75,11 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
         // Agentless's repair files hold one record per instance, an empty patch included (rerank counts
         // it); its reproduction-test runner takes every record as a test to run, so failures stay out.
         if (role === "bugfixer") await writeChunks(file.stream, [JSON.stringify(emptySample(f.instance_id, out.model_name_or_path || model)) + "\n"]);
-        await writeFileAtomic(join(saveDir, "samples", `${f.custom_id}.jsonl`), JSON.stringify({ ...f, raw_output: out.raw_output }) + "\n");
+        samples.set(join(saveDir, "samples", `${f.custom_id}.jsonl`), JSON.stringify({ ...f, raw_output: out.raw_output }) + "\n");
       }
+      if (samples.size >= SAMPLE_BATCH) await flushSamples();
     }
+    await flushSamples();
     for (const f of additions.values()) await f.commit();
   } catch (err) {
     await Promise.all([...additions.values()].map((f) => f.abort()));
@@ -75,12 +89,12 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
   for (const [pass, file] of [...additions].sort(([a], [b]) => a - b)) {
     summary.passes.push(pass);
     const processed = join(saveDir, processedName(role, pass));
-    await mergeJsonlByKey(processed, file.path, { key: (v: { instance_id: string }) => v.instance_id, score: (v) => (patchOf(v) ? 1 : 0) });
+    await mergeJsonlByKey(processed, file.path, { fields: ["instance_id", "model_patch", "test_patch"], key: (v: { instance_id: string }) => v.instance_id, score: (v) => (patchOf(v) ? 1 : 0) });
     await rm(file.path, { force: true });
     if (role === "bugfixer") {
       async function* preds(): AsyncGenerator<string> {
-        for await (const { text } of readJsonlLines(createReadStream(processed))) {
-          const v = JSON.parse(text) as { instance_id: string; model_name_or_path: string; model_patch: string };
+        for await (const { bytes } of readRawLines(createReadStream(processed, { highWaterMark: 1 << 20 }))) {
+          const v = scanFields(bytes, PRED_FIELDS) as { instance_id: string; model_name_or_path: string; model_patch: string };
           yield JSON.stringify({ instance_id: v.instance_id, model_name_or_path: v.model_name_or_path, model_patch: v.model_patch });
         }
       }
@@ -93,7 +107,7 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
   const newFailures = join(saveDir, ".additions_failures.jsonl");
   await writeFileAtomic(newFailures, joinLines(failures.map((f) => JSON.stringify(f))));
   const drop = new Set([...succeeded].map((id) => `proc_step2\u0000${id}`));
-  await mergeJsonlByKey(join(saveDir, "failures.jsonl"), newFailures, { key: failureKey, drop });
+  await mergeJsonlByKey(join(saveDir, "failures.jsonl"), newFailures, { fields: ["stage", "custom_id"], key: failureKey, drop });
   await rm(newFailures, { force: true });
   return summary;
 }

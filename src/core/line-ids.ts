@@ -7,7 +7,7 @@
 import { BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
 import { JsonlParseError } from "./errors.ts";
 import { type RawJsonlLine, lineText, readRawLines } from "./jsonl.ts";
-import { isNullAt, isObjectAt, keySet, numberAt, scanKeys, stringAt } from "./key-scan.ts";
+import { type KeySet, isNullAt, isObjectAt, keySet, numberAt, scanKeys, stringAt } from "./key-scan.ts";
 
 /** A raw line and its ids: each is the key's string value, or undefined when absent or not a string. */
 export interface IdLine extends RawJsonlLine {
@@ -48,6 +48,20 @@ export function parseRawLine(raw: RawJsonlLine, options: ReadLineIdsOptions): { 
     options.onBadLine(err, text);
     return { ok: false };
   }
+}
+
+/**
+ * Some top-level fields of a line as an object (absent fields left out), by the byte scan; when
+ * the scan is unsure, the whole parsed line (a JSON.parse error is thrown as is).
+ */
+export function scanFields(bytes: Buffer, fields: KeySet): Record<string, unknown> {
+  const spans = scanKeys(bytes, fields);
+  if (!spans) return JSON.parse(lineText(bytes)) as Record<string, unknown>;
+  const value: Record<string, unknown> = {};
+  spans.forEach((span, i) => {
+    if (span) value[fields.names[i]!] = stringAt(bytes, span) ?? JSON.parse(bytes.toString("utf8", span.start, span.end));
+  });
+  return value;
 }
 
 /** Every non-blank line with its ids, in file order. */

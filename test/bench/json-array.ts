@@ -7,7 +7,7 @@
 import { closeSync, existsSync, mkdirSync, openSync, renameSync, statSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BenchRow, DATA_DIR, best, printTable, timed } from "./run.ts";
+import { type BenchRow, DATA_DIR, best, printTable, timed } from "./common.ts";
 
 const MIB = 1024 * 1024;
 

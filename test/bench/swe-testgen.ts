@@ -13,7 +13,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { runPipeline } from "../../src/pipeline/index.ts";
 import definition from "../../src/swe-testgen/swe-testgen.ts";
-import { type BenchRow, printTable } from "./run.ts";
+import { type BenchRow, printTable } from "./common.ts";
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..", "..");
 const F = join(ROOT, "fixtures", "swe-testgen");
