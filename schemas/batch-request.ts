@@ -40,7 +40,7 @@ export type BatchRequestBody = z.infer<typeof BatchRequestBody>;
 export const BatchRequest = z.strictObject({
   custom_id: z.string().min(1),
   method: z.literal("POST"),
-  url: z.string().startsWith("/", { message: "url must be a path such as /v1/chat/completions" }),
+  url: z.string().regex(/^\//, { message: "url must be a path such as /v1/chat/completions" }),
   body: BatchRequestBody,
 });
 export type BatchRequest = z.infer<typeof BatchRequest>;

@@ -249,7 +249,7 @@ describe("submit anthropic-batch", () => {
       );
       const out = join(dir, "mixed-out.jsonl");
       const r = await runCli(["submit", "anthropic-batch", requests, "-o", out, "--poll-interval", "0.02", "--retry-failed", "2"], { env: env(double.baseURL) });
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 1, "lines still failed after the retries: exit 1");
       const byId = new Map((parseLines(await readFile(out, "utf8")) as any[]).map((l) => [l.custom_id, l]));
       assert.equal(byId.get("ok").response.status_code, 200);
       assert.deepEqual(double.received.get("ok")!.thinking, { type: "enabled", budget_tokens: 24576 });
@@ -316,7 +316,7 @@ describe("submit anthropic-batch", () => {
       await writeFile(requests, ids.map((id) => line(id, { model: "claude-x", messages: [{ role: "system", content: "sys" }, user(`${id}\nplease`)], max_tokens: 512 })).join("\n") + "\n");
       const out = join(dir, "out.jsonl");
       const r = await runCli(["submit", "anthropic-batch", requests, "-o", out, "--poll-interval", "0.02"], { env: env(double.baseURL) });
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 1, "an expired line is a failure: exit 1");
       const lines = parseLines(await readFile(out, "utf8")) as any[];
       assert.deepEqual(lines.map((l) => l.custom_id), ids, "original ids, request order");
       assert.equal(lines[1].response.body.choices[0].message.content, "echo: has.dot/and-slash__pass1");

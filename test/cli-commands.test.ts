@@ -199,8 +199,9 @@ describe("batchline merge", () => {
     assert.match(r.stderr, /6 custom_ids \(6 succeeded, 0 failed\) from 9 lines in 2 files/);
   });
 
-  it("refuses stdin and names a bad line", async () => {
-    assert.equal((await runCli(["merge", "-", ROUND1])).code, 1);
+  it("reads stdin as one of its inputs and names a bad line", async () => {
+    const fromStdin = await runCli(["merge", "-", ROUND1, "-q"], { input: await readFile(ROUND1) });
+    assert.equal(fromStdin.code, 0, fromStdin.stderr);
     const path = join(dir, "bad-output.jsonl");
     await writeFile(path, '{"id":"x","custom_id":"a","response":{"status_code":"200"},"error":null}\n');
     const r = await runCli(["merge", ROUND1, path, "-o", join(dir, "m2.jsonl")]);

@@ -61,7 +61,8 @@ describe("submit openai-compatible", () => {
       await writeContractRequests(requests, 2);
       const out = join(dir, "giveup-out.jsonl");
       const r = await runCli(["submit", "openai-compatible", requests, "-o", out, "--base-url", chat.baseURL, "--max-retries", "2", "--retry-backoff", "0.02"]);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 1, "lines failed after retries: exit 1, with the counts");
+      assert.match(r.stderr, /batchline: 2 of \d+ line\(s\) failed \((http_500 1, http_400 1|http_400 1, http_500 1)\)/);
       const byId = Object.fromEntries((parseLines(await readFile(out, "utf8")) as Out[]).map((l) => [l.custom_id, l]));
       assert.equal(byId["org__repo-1000__pass0"]!.response?.status_code, 500);
       assert.equal(chat.calls.get("org__repo-1000__pass0"), 3, "1 try + 2 retries");
@@ -93,7 +94,8 @@ describe("submit openai-compatible", () => {
     const ids = await writeContractRequests(requests, 1);
     const out = join(dir, "down-out.jsonl");
     const r = await runCli(["submit", "openai-compatible", requests, "-o", out, "--base-url", "http://127.0.0.1:9/v1", "--max-retries", "0"]);
-    assert.equal(r.code, 0, r.stderr);
+    assert.equal(r.code, 1, "every line failed: exit 1");
+    assert.match(r.stderr, /batchline: 2 of 2 line\(s\) failed \(request_failed 2\)/);
     assert.ok((parseLines(await readFile(out, "utf8")) as Out[]).every((l) => l.error?.code === "request_failed"));
     const chat = await startChatServer();
     try {

@@ -14,6 +14,7 @@ import { readJsonl } from "../src/core/jsonl.ts";
 import { UsageError } from "../src/core/errors.ts";
 import { definePipeline, pipelineCoverage, rounds, runPipeline, stage, submit } from "../src/pipeline/index.ts";
 import { FIXTURES, tempDir } from "./helpers.ts";
+import { journalLine, requestHash } from "../src/submitters/direct-runner.ts";
 
 const B = join(FIXTURES, "batch");
 let dir = "";
@@ -117,7 +118,10 @@ describe("pipeline engine (toy definition: stage -> replay submit -> rounds)", (
     const answers = (await readFile(join(W, "output.jsonl"), "utf8")).trim().split("\n");
     const expected = await readFile(join(W, "output.jsonl"), "utf8");
     await rm(join(W, "output.jsonl"));
-    await writeFile(join(W, "output.jsonl.partial.jsonl"), answers.filter((l) => JSON.parse(l).response?.status_code === 200).slice(0, 2).join("\n") + "\n");
+    // Journal lines carry the hash of the request line they answer (a changed request is sent again).
+    const hashOf = new Map((await readFile(join(W, "requests.jsonl"), "utf8")).trim().split("\n").map((l) => [JSON.parse(l).custom_id as string, requestHash(l)]));
+    const journal = answers.filter((l) => JSON.parse(l).response?.status_code === 200).slice(0, 2).map((l) => journalLine(l, hashOf.get(JSON.parse(l).custom_id)!));
+    await writeFile(join(W, "output.jsonl.partial.jsonl"), journal.join("\n") + "\n");
     const resumed = await run(W, { fromSubmit: recording });
     assert.deepEqual(resumed.ran, ["submit"]);
     assert.ok(resumed.lines.includes("submit: resuming"));
@@ -145,7 +149,7 @@ describe("pipeline engine (toy definition: stage -> replay submit -> rounds)", (
     };
     await refuse({ backend: "openai-batc" }, /unknown backend openai-batc; backends: openai-batch/);
     await refuse({ fromSubmit: undefined }, /--backend replay needs --from-submit <recorded output.jsonl> for submit/);
-    await refuse({ fromSubmit: join(dir, "nope.jsonl") }, /replay recording .*nope.jsonl: no such file/);
+    await refuse({ fromSubmit: join(dir, "nope.jsonl") }, /replay recording: no such file \(.*nope\.jsonl\)/);
     await refuse({ startFrom: "bogus" }, /--start-from bogus: not a step of toy; steps: rewrite, submit/);
     await refuse({ modle: "x" }, /unknown option --modle/);
     await refuse({ rounds: "two" }, /--rounds: /);

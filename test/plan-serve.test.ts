@@ -128,7 +128,7 @@ describe("batchline serve (as a process)", () => {
     try {
       const out = join(dir, "replay-out.jsonl");
       const r = await runCli(["submit", "openai-batch", join(FIXTURES, "batch/requests.jsonl"), "-o", out, "--poll-interval", "0.02"], { env: { OPENAI_API_KEY: "local", OPENAI_BASE_URL: serve.url } });
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 1, "replayed failures are failures: exit 1");
       const lines = parseLines(await readFile(out, "utf8")) as { custom_id: string; response: { status_code: number } | null; error: { code: string } | null }[];
       const byId = Object.fromEntries(lines.map((l) => [l.custom_id, l]));
       assert.equal(byId["sympy__sympy-20590__pass0"]!.response!.status_code, 503);

@@ -159,7 +159,7 @@ describe("submit openai-batch", () => {
     const transient500 = { lineErrors: [{ match: /__pass1$/, status: 500, times: 1 }] };
     await withServer(transient500, async (server, out) => {
       const r = await submit(server, out);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 1, "the 500s stay without retries: exit 1");
       assert.equal((await outLines(out)).filter((l) => l.response?.status_code === 500).length, 3, "without retries the 500s stay");
     });
     await withServer(transient500, async (server, out) => {
@@ -178,7 +178,8 @@ describe("submit openai-batch", () => {
   it("keeps the partial results of an expired batch and retries the rest", async () => {
     await withServer({ expireAfterLines: 2 }, async (server, out) => {
       const r = await submit(server, out);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 1, "lines that failed after every round make the exit code 1");
+      assert.match(r.stderr, /batchline: \d+ of 6 line\(s\) failed \(batch_expired \d+\)/);
       const lines = await outLines(out);
       assertEveryIdOnce(lines, await requestIds());
       assert.ok(lines.filter((l) => l.response?.status_code === 200).length >= 2);
@@ -245,7 +246,8 @@ describe("submit openai-batch", () => {
   it("writes a failure line for every id of an all-failed batch that has no output file", async () => {
     await withServer({ lineErrors: [{ match: /./, status: 400 }] }, async (server, out) => {
       const r = await submit(server, out);
-      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /batchline: 6 of 6 line\(s\) failed \(http_400 6\)/);
       const batch = [...server.batches.values()][0]!;
       assert.equal(batch.output_file_id, null);
       assert.notEqual(batch.error_file_id, null);
@@ -286,7 +288,7 @@ describe("submit openai-batch", () => {
       assert.equal(cancel.code, 0, cancel.stderr);
       assert.match(cancel.stderr, /cancel requested: batch_\w+/);
       openGate();
-      assert.equal(await exited, 0, "submit finishes with what the cancelled batch has");
+      assert.equal(await exited, 1, "submit finishes with what the cancelled batch has, and exits 1 for the cancelled lines");
       assert.equal([...server.batches.values()][0]!.status, "cancelled");
       const lines = await outLines(out);
       assertEveryIdOnce(lines, await requestIds());
@@ -331,7 +333,7 @@ describe("submit openai-batch", () => {
       assert.match(cancel.stderr, new RegExp(`cancel requested: ${second!.id}, ${third!.id}`));
       assert.ok(["cancelling", "cancelled"].includes(second!.status) && ["cancelling", "cancelled"].includes(third!.status));
       openGate();
-      assert.equal(await exited, 0);
+      assert.equal(await exited, 1, "the cancelled lines are failures: submit exits 1");
       const again = await runCli(["batch", "cancel", `${out}.state.json`], { env });
       assert.equal(again.code, 0, again.stderr);
       assert.match(again.stderr, /nothing to cancel: no batch is still running/);

@@ -73,7 +73,8 @@ export function testSubmitter(name: string, make: (options: TargetOptions) => Pr
       const t = await make({ failIds: /-1003__pass1$/, slow: false, requests });
       try {
         const r = await run(t, requests, out);
-        assert.equal(r.code, 0, r.stderr);
+        assert.equal(r.code, 1, "a line failed: exit 1, with the counts");
+        assert.match(r.stderr, /batchline: 1 of \d+ line\(s\) failed/);
         const lines = parseLines(await readFile(out, "utf8")) as Out[];
         assert.deepEqual(lines.map((l) => l.custom_id), ids, "each id once, in request order");
         const failed = lines.filter((l) => !ok(l)).map((l) => l.custom_id);

@@ -61,3 +61,15 @@ export async function writeOutput(dest: string, chunks: AsyncIterable<string | U
   }
   await writeFileAtomic(dest, chunks);
 }
+
+/** The `-i/--input` option every command that reads a file takes, besides its positional argument. */
+export const INPUT_OPTION = ["-i, --input <path>", "Input file, or - for stdin (instead of the argument)"] as const;
+
+/** The input a command was given: its positional argument or -i/--input, not both (`-` is stdin). */
+export function inputPath(positional: string | undefined, options: { input?: unknown }, command: string): string {
+  const flag = options.input === undefined ? undefined : String(options.input);
+  if (positional !== undefined && flag !== undefined && positional !== flag) throw new UsageError(`${command}: give the input once, as an argument or with -i, not both (${positional}, ${flag})`);
+  const path = positional ?? flag;
+  if (path === undefined) throw new UsageError(`${command} needs an input: a file argument, -i <file>, or - for stdin`);
+  return path;
+}

@@ -29,6 +29,7 @@ import { registerValidate } from "./commands/validate.ts";
 import { knownOptions, refuseMissingValues, refuseUnknownOptions } from "./known-options.ts";
 import { normalizeOptions } from "./options.ts";
 import { shutdown } from "./shutdown.ts";
+import { describeSystemError } from "./system-error.ts";
 import { routeSubcommands } from "./subcommands.ts";
 
 function packageVersion(): string {
@@ -126,11 +127,17 @@ export async function main(argv: string[]): Promise<number> {
       process.stderr.write(`batchline: ${(err as Error).message}\n`);
       return 1;
     }
+    const system = describeSystemError(err);
+    if (system !== undefined) {
+      process.stderr.write(`batchline: ${system}\n`);
+      return 1;
+    }
     throw err;
   }
 }
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void shutdown(signal));
+const commandName = process.argv.slice(2).find((a) => !a.startsWith("-")) ?? "batchline";
+for (const signal of ["SIGINT", "SIGTERM"] as const) process.once(signal, () => void shutdown(signal, commandName));
 process.stdout.on("error", (err: NodeJS.ErrnoException) => {
   if (err.code === "EPIPE") process.exit(0);
 });

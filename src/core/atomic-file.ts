@@ -7,6 +7,7 @@ import { createWriteStream, type WriteStream } from "node:fs";
 import { mkdir, rename, rm } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { finished } from "node:stream/promises";
+import { checkFileTarget } from "./file-checks.ts";
 import { writeChunks } from "./jsonl.ts";
 
 /** A file being written: `commit` renames it into place, `abort` removes the temp file. */
@@ -30,8 +31,12 @@ export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString("hex")}`);
 }
 
-/** Opens a temp file beside `path` (creating the directory). Nothing appears at `path` until `commit`. */
+/**
+ * Opens a temp file beside `path` (creating the directory). Nothing appears at `path` until
+ * `commit`; a failed commit or an abort removes the temp file.
+ */
 export async function openAtomic(path: string): Promise<AtomicFile> {
+  await checkFileTarget(path);
   await mkdir(dirname(path), { recursive: true });
   const tempPath = tempPathFor(path);
   const stream = createWriteStream(tempPath, { flags: "wx", highWaterMark: 1 << 20 });
@@ -44,10 +49,17 @@ export async function openAtomic(path: string): Promise<AtomicFile> {
     async commit() {
       if (settled) return;
       settled = true;
-      stream.end();
-      await finished(stream);
-      await rename(tempPath, path);
-      OPEN_TEMP_FILES.delete(tempPath);
+      try {
+        stream.end();
+        await finished(stream);
+        await rename(tempPath, path);
+      } catch (err) {
+        stream.destroy();
+        await rm(tempPath, { force: true });
+        throw err;
+      } finally {
+        OPEN_TEMP_FILES.delete(tempPath);
+      }
     },
     async abort() {
       if (settled) return;

@@ -110,6 +110,10 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
       for (const planner of planners) planner.add(`${req.url} ${req.body.model}`, bytes, inputs);
     } else {
       const out = parsed.data as BatchOutput;
+      if (kind === "output" && out.response === null && out.error === null) {
+        problem(at, "neither a response nor an error: an output line holds one of them");
+        continue;
+      }
       const answer = isSuccess(out) ? readAnswerBody(out.response?.body) : undefined;
       if (isSuccess(out) && answer?.failure !== undefined) {
         // an HTTP 200 whose body is no usable answer (a refusal, a failed or filtered Responses body): failed, as retry counts it
@@ -151,6 +155,10 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
 export function formatReport(report: ValidationReport): string[] {
   const out: string[] = [];
   const mb = (report.bytes / 1e6).toFixed(1);
+  if (report.lines === 0) {
+    out.push(`${report.file}: empty file (no lines)`);
+    return out;
+  }
   out.push(`${report.file}: ${report.kind} file, ${report.lines} lines, ${mb} MB`);
   if (report.models) out.push(`models: ${Object.entries(report.models).map(([m, n]) => `${m} (${n})`).join(", ") || "none"}`);
   if (report.urls) out.push(`urls: ${Object.entries(report.urls).map(([u, n]) => `${u} (${n})`).join(", ") || "none"}`);

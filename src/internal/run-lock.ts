@@ -16,14 +16,23 @@ function alive(pid: number): boolean {
   }
 }
 
+const HELD = new Map<string, string>();
+
+/** The locks this process holds (path -> its content), so that an interrupted CLI can release them. */
+export function heldLocks(): ReadonlyMap<string, string> {
+  return HELD;
+}
+
 /** Takes the lock at `path` for work on `what`; resolves to the release function. */
 export async function acquireLock(path: string, what: string, log: (line: string) => void): Promise<() => Promise<void>> {
   const mine = JSON.stringify({ pid: process.pid, host: hostname(), startedAt: new Date().toISOString() });
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await writeFile(path, mine, { flag: "wx" });
+      HELD.set(path, mine);
       return async () => {
         if ((await readFile(path, "utf8").catch(() => "")) === mine) await rm(path, { force: true });
+        HELD.delete(path);
       };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;

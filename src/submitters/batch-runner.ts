@@ -10,7 +10,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readFile, stat, writeFile } from "node:fs/promises";
+import { readFile, rmdir, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join, resolve } from "node:path";
 import type { BatchRequest } from "../../schemas/batch-request.ts";
 import type { BatchOutput } from "../../schemas/openai-batch-output.ts";
@@ -257,7 +257,10 @@ class BatchJob {
     }
     const runId = randomId("bl", 6);
     const sha = sha256File(requests);
-    const chunks = await writeChunks_(this.limits, this.paths.work, runId, 0, requestLines(requests, this.backend));
+    const chunks = await writeChunks_(this.limits, this.paths.work, runId, 0, requestLines(requests, this.backend)).catch(async (err: unknown) => {
+      await rmdir(this.paths.work).catch(() => {}); // only when empty: a refused file leaves no <out>.chunks/ behind
+      throw err;
+    });
     if (chunks.length === 0) throw new BatchlineError(`${this.options.requests}: no requests to submit`);
     for (const note of this.backend.requestNotes?.() ?? []) this.log(note);
     const lines = chunks.reduce((n, c) => n + c.lines, 0);

@@ -1,11 +1,13 @@
 /**
  * The shared driver of direct backends (openai-compatible, replay): answers one request line at a
  * time with bounded concurrency. Every answer is appended to a journal (`<output>.partial.jsonl`)
- * as soon as it arrives, so a kill loses at most the requests in flight; a re-run skips the
- * custom_ids the journal (or an existing output) already has a success for and resends the rest.
- * At the end the output is written atomically, in request order, each custom_id once, and the
- * journal is removed.
+ * as soon as it arrives, with the sha256 of the request line it answers, so a kill loses at most
+ * the requests in flight. A re-run reuses a success only for the same request: same custom_id and
+ * same request line (a changed line, e.g. another model, is sent again). At the end the output is
+ * written atomically, in request order, each custom_id once; `<output>.sha256.jsonl` keeps the
+ * hash of the request each output line answers, and the journal is removed.
  */
+import { createHash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, rm, stat, truncate } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -51,6 +53,28 @@ export function journalPathFor(output: string): string {
   return `${output}.partial.jsonl`;
 }
 
+/** `out.jsonl` -> `out.jsonl.sha256.jsonl`: `{custom_id, request_sha256}` of every line of a finished output. */
+export function requestHashesPathFor(output: string): string {
+  return `${output}.sha256.jsonl`;
+}
+
+/** The sha256 (hex) of a request line's text, the key a direct backend's resume uses. */
+export function requestHash(text: string): string {
+  return createHash("sha256").update(text.replace(/\r$/, "")).digest("hex");
+}
+
+/** A journal line: the output line with the hash of its request as its last field. */
+export function journalLine(outputLine: string, hash: string): string {
+  return `${outputLine.slice(0, outputLine.lastIndexOf("}"))},"request_sha256":"${hash}"}`;
+}
+
+const HASH_FIELD = /,"request_sha256":"([0-9a-f]{64})"\}$/;
+
+/** The output line of a journal line (its hash field removed). */
+function outputLineOf(text: string): string {
+  return text.replace(HASH_FIELD, "}");
+}
+
 /** Cuts a journal back to its last complete line (a kill can leave half a line). */
 async function repairJournal(path: string): Promise<void> {
   let size: number;
@@ -88,23 +112,55 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   await repairJournal(journal);
   const log = options.log ?? (() => {});
 
-  // What is already answered: an existing output (a finished earlier run) and the journal.
-  const done = new Set<string>();
-  for (const path of [options.output, journal]) {
-    try {
-      for await (const rec of readJsonl(createReadStream(path), { file: path, onBadLine: () => {} })) {
-        const parsed = BatchOutput.safeParse(rec.value);
-        if (parsed.success && isSuccess(parsed.data)) done.add(parsed.data.custom_id);
-      }
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
-  }
+  // Check the whole request file before sending anything (valid lines, unique ids), and hash each line.
+  const hashes = new Map<string, string>();
+  for await (const rec of readRequestFile(options.requests)) hashes.set(rec.request.custom_id, requestHash(rec.text));
+  const total = hashes.size;
 
-  // Check the whole request file before sending anything: valid lines, unique ids.
-  let total = 0;
-  for await (const _ of readRequestFile(options.requests)) total++;
+  // What is already answered for these very requests: successes in an existing output (a finished
+  // earlier run, whose hashes sit beside it) and in the journal (each line carries its hash).
+  const fromOutput = new Set<string>();
+  const outputHashes = new Map<string, string>();
+  try {
+    for await (const rec of readJsonl(createReadStream(requestHashesPathFor(options.output)), { file: requestHashesPathFor(options.output), onBadLine: () => {} })) {
+      const v = rec.value as { custom_id?: unknown; request_sha256?: unknown };
+      if (typeof v.custom_id === "string" && typeof v.request_sha256 === "string") outputHashes.set(v.custom_id, v.request_sha256);
+    }
+    for await (const rec of readJsonl(createReadStream(options.output), { file: options.output, onBadLine: () => {} })) {
+      const parsed = BatchOutput.safeParse(rec.value);
+      if (parsed.success && isSuccess(parsed.data) && outputHashes.get(parsed.data.custom_id) === hashes.get(parsed.data.custom_id)) fromOutput.add(parsed.data.custom_id);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  // The journal keeps only successes for the current requests; anything else is sent again.
+  const done = new Set(fromOutput);
+  const kept: string[] = [];
+  let changed = 0;
+  try {
+    for await (const { text } of readJsonlLines(createReadStream(journal))) {
+      let value: unknown;
+      try {
+        value = JSON.parse(text);
+      } catch {
+        continue;
+      }
+      const parsed = BatchOutput.safeParse(value);
+      const hash = HASH_FIELD.exec(text)?.[1];
+      if (!parsed.success || !isSuccess(parsed.data)) continue;
+      if (hash === undefined || hash !== hashes.get(parsed.data.custom_id)) {
+        changed++;
+        continue;
+      }
+      done.add(parsed.data.custom_id);
+      kept.push(text);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+  }
+  await writeFileAtomic(journal, joinLines(kept));
   const skipped = done.size;
+  if (changed > 0) log(`[${backend.name}] ${changed} earlier answer(s) were for other request lines (changed since): sending those again`);
   if (skipped > 0) log(`[${backend.name}] resuming: ${skipped} request(s) already answered, sending the rest`);
 
   const sink = createWriteStream(journal, { flags: "a" });
@@ -122,7 +178,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   }
   try {
     for await (const line of mapConcurrent(pending(), options.concurrency ?? 16, (req) => backend.answer(req, options.signal))) {
-      await writeChunks(sink, [JSON.stringify(line) + "\n"]);
+      await writeChunks(sink, [journalLine(JSON.stringify(line), hashes.get(line.custom_id)!) + "\n"]);
       answered++;
       if (!isSuccess(line)) failedNow++;
       if (Date.now() - lastLog >= (options.progressEveryMs ?? 5000)) {
@@ -136,21 +192,17 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
     await backend.close?.();
   }
 
-  // Final output: request order, each id once: the latest success, else the latest failure.
-  const sources: ReplayIndex[] = [];
-  for (const path of [options.output, journal]) {
-    try {
-      sources.push(await ReplayIndex.open(path));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
-    }
-  }
+  // Final output: request order, each id once: this request's answer from the journal (the latest
+  // success, else the latest failure), else the earlier output's when it answered this very request.
+  const journalIndex = await ReplayIndex.open(journal);
+  const outputIndex = fromOutput.size > 0 ? await ReplayIndex.open(options.output) : undefined;
+  const sources = outputIndex ? [outputIndex, journalIndex] : [journalIndex];
   const summary: DirectJobSummary = { output: options.output, total, sent, skipped, succeeded: 0, failed: 0, byCode: {}, seconds: 0 };
   async function* lines(): AsyncGenerator<string> {
     for await (const { text } of readJsonlLines(createReadStream(options.requests, { highWaterMark: 1 << 20 }))) {
       const id = (JSON.parse(text) as BatchRequest).custom_id;
-      const chosen = (await mergedLine(sources, id, summary, "no answer was recorded for this request"))!;
-      yield chosen;
+      const from = journalIndex.has(id) || !fromOutput.has(id) ? [journalIndex] : [outputIndex!];
+      yield outputLineOf((await mergedLine(from, id, summary, "no answer was recorded for this request"))!);
     }
   }
   try {
@@ -158,6 +210,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   } finally {
     await Promise.all(sources.map((s) => s.close()));
   }
+  await writeFileAtomic(requestHashesPathFor(options.output), joinLines([...hashes].map(([custom_id, request_sha256]) => JSON.stringify({ custom_id, request_sha256 }))));
   await rm(journal, { force: true });
   summary.seconds = (Date.now() - started) / 1000;
   return summary;

@@ -9,7 +9,7 @@ import { createReadStream } from "node:fs";
 import { getEncoding, type Tiktoken } from "js-tiktoken";
 import { BatchRequest } from "../../schemas/batch-request.ts";
 import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, OPENAI_BATCH_LIMITS, embeddingInputs } from "../core/chunking.ts";
-import { RecordValidationError } from "../core/errors.ts";
+import { type BatchlineError, RecordValidationError } from "../core/errors.ts";
 import { locationOf, readJsonl } from "../core/jsonl.ts";
 import { flattenIssues } from "../core/stage.ts";
 import { type PriceTable, batchPrice } from "./prices.ts";
@@ -92,6 +92,8 @@ export interface EnqueuedPlan {
 
 export interface Plan {
   file: string;
+  /** Output tokens assumed per request (--output-tokens); absent: each request's max_tokens. */
+  outputTokens?: number;
   lines: number;
   bytes: number;
   chunks: Record<string, number>;
@@ -109,6 +111,10 @@ export interface Plan {
 export interface PlanOptions {
   prices: PriceTable;
   outputTokens?: number;
+  /** The name the plan and its errors give the file (e.g. `<stdin>` for a spooled stdin); default: the path. */
+  label?: string;
+  /** Called for each bad line, which is then left out of the plan; without it a bad line throws. */
+  onBadLine?: (err: BatchlineError) => void;
   /** OpenAI's enqueued-token limit per model (input tokens of batches in progress), to say how many chunks fit in flight. */
   enqueuedTokenLimit?: number;
   /** Fewer lines per openai-batch chunk, as `submit --max-chunk-lines` makes them. */
@@ -123,9 +129,15 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
   const openaiChunks = new Map<number, { model: string; tokens: number; lines: number }>();
   let lines = 0;
   let bytes = 0;
-  for await (const rec of readJsonl(createReadStream(path, { highWaterMark: 1 << 20 }), { file: path })) {
+  const file = options.label ?? path;
+  for await (const rec of readJsonl(createReadStream(path, { highWaterMark: 1 << 20 }), { file, ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}) })) {
     const parsed = BatchRequest.safeParse(rec.value);
-    if (!parsed.success) throw new RecordValidationError(locationOf(path, rec), "batch request line", flattenIssues(parsed.error));
+    if (!parsed.success) {
+      const err = new RecordValidationError(locationOf(file, rec), "batch request line", flattenIssues(parsed.error));
+      if (!options.onBadLine) throw err;
+      options.onBadLine(err);
+      continue;
+    }
     const req = parsed.data;
     const size = Buffer.byteLength(rec.text) + 1;
     lines++;
@@ -135,7 +147,7 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
     let m = byModel.get(req.body.model);
     if (!m) {
       const enc = encodingFor(req.body.model);
-      m = { model: req.body.model, lines: 0, bytes: 0, inputTokens: 0, tokenizer: enc ?? "estimate (4 characters per token)", maxOutputTokens: 0, withoutMaxTokens: 0 };
+      m = { model: req.body.model, lines: 0, bytes: 0, inputTokens: 0, tokenizer: enc ?? "estimate: 4 characters per token", maxOutputTokens: 0, withoutMaxTokens: 0 };
       byModel.set(req.body.model, m);
     }
     m.lines++;
@@ -153,7 +165,7 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
     else if (Number.isFinite(max) && max > 0) m.maxOutputTokens += max;
     else m.withoutMaxTokens++;
   }
-  const plan: Plan = { file: path, lines, bytes, chunks: Object.fromEntries(planners.map((p) => [p.limits.name, p.count])), models: [...byModel.values()], priceTableDate: options.prices.date, maxCost: 0, inputCost: 0, unpriced: [] };
+  const plan: Plan = { file, ...(options.outputTokens !== undefined ? { outputTokens: options.outputTokens } : {}), lines, bytes, chunks: Object.fromEntries(planners.map((p) => [p.limits.name, p.count])), models: [...byModel.values()], priceTableDate: options.prices.date, maxCost: 0, inputCost: 0, unpriced: [] };
   for (const m of plan.models) {
     const price = batchPrice(options.prices, m.model);
     if (!price) {
@@ -194,6 +206,11 @@ function fitUnderLimit(chunks: { model: string; tokens: number; lines: number }[
 
 const usd = (n: number) => `$${n < 10 ? n.toFixed(4) : n.toFixed(2)}`;
 
+/** What the output cost assumes: each request's whole max_tokens, or --output-tokens per request. */
+export function outputAssumption(plan: Plan): string {
+  return plan.outputTokens === undefined ? "if every request uses its whole max_tokens" : `if every request writes ${plan.outputTokens.toLocaleString("en-US")} output tokens (--output-tokens)`;
+}
+
 /** The plan as lines for a terminal. */
 export function formatPlan(plan: Plan): string[] {
   const out = [`${plan.file}: ${plan.lines} requests, ${(plan.bytes / 1e6).toFixed(1)} MB; chunks: ${Object.entries(plan.chunks).map(([b, n]) => `${b} ${n}`).join(", ")}`];
@@ -212,6 +229,6 @@ export function formatPlan(plan: Plan): string[] {
       if (e.overLimit > 0) out.push(`    ${e.overLimit} chunk(s) are over the limit on their own and would always fail with token_limit_exceeded: use --max-chunk-lines ${e.suggestChunkLines}`);
     }
   }
-  out.push(`estimated cost at batch prices (table of ${plan.priceTableDate}): input ${usd(plan.inputCost)}, at most ${usd(plan.maxCost)} if every request uses its whole max_tokens${unpriced}`);
+  out.push(`estimated cost at batch prices (table of ${plan.priceTableDate}): input ${usd(plan.inputCost)}, at most ${usd(plan.maxCost)} ${outputAssumption(plan)}${unpriced}`);
   return out;
 }

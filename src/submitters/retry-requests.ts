@@ -5,9 +5,10 @@
  * has exactly one class, the first that applies: missing (no output line), failed, truncated,
  * empty, no-patch (a proc_step2 failure in an agentless save dir's failures.jsonl), ok.
  */
+import { BatchRequest } from "../../schemas/batch-request.ts";
 import { BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
 import { answerOf } from "../agentless/answers.ts";
-import { RecordError, RecordValidationError, UsageError } from "../core/errors.ts";
+import { type Issue, RecordError, RecordValidationError, UsageError } from "../core/errors.ts";
 import { type JoinReport, joinByCustomId } from "../core/join.ts";
 import { type JsonlRecord, customIdOf, readJsonl } from "../core/jsonl.ts";
 import { type IdLine, readLineIds } from "../core/line-ids.ts";
@@ -124,12 +125,24 @@ export interface RetryTally {
   stray: number;
 }
 
+/** The problems of a request line about to be copied into a retry file, or undefined when it is a valid request. */
+function requestProblems(bytes: Buffer): Issue[] | undefined {
+  let value: unknown;
+  try {
+    value = JSON.parse(bytes.toString("utf8"));
+  } catch (err) {
+    return [{ path: "", message: `not valid JSON (${(err as Error).message})` }];
+  }
+  const parsed = BatchRequest.safeParse(value);
+  return parsed.success ? undefined : flattenIssues(parsed.error);
+}
+
 /**
  * The request lines to send again: the output file is indexed by custom_id (one class per id),
  * then the request file streams through the join and each request whose class is in `why` is
  * yielded byte for byte, in request order. `onIndexed` is called once the outputs are indexed.
  */
-export function selectRetries(o: { requests: RetryInput; outputs: RetryInput; why: ReadonlySet<RetryClass>; noPatch?: ReadonlySet<string> | undefined; onIndexed?: () => void }): { lines: AsyncGenerator<Buffer>; tally: RetryTally } {
+export function selectRetries(o: { requests: RetryInput; outputs: RetryInput; why: ReadonlySet<RetryClass>; noPatch?: ReadonlySet<string> | undefined; onIndexed?: () => void; onBadLine?: (err: RecordValidationError) => void }): { lines: AsyncGenerator<Buffer>; tally: RetryTally } {
   const joined = joinByCustomId(
     { file: o.requests.file, records: requestLines(readLineIds(o.requests.chunks, { file: o.requests.file }), o.requests.file) },
     { file: o.outputs.file, records: outputLines(readJsonl(o.outputs.chunks, { file: o.outputs.file }), o.outputs.file) },
@@ -150,6 +163,14 @@ export function selectRetries(o: { requests: RetryInput; outputs: RetryInput; wh
       if (cls === "ok" && o.noPatch?.has(row.customId)) cls = "no-patch";
       tally.counts[cls]++;
       if (o.why.has(cls)) {
+        // Lines are copied, not parsed, except those copied into the retry file: each must be a request.
+        const issues = requestProblems(row.left.value.bytes);
+        if (issues) {
+          const err = new RecordValidationError({ file: o.requests.file, line: row.left.line, customId: row.customId }, "batch request line", issues);
+          if (!o.onBadLine) throw err;
+          o.onBadLine(err);
+          continue;
+        }
         tally.written++;
         yield row.left.value.bytes;
       }

@@ -5,9 +5,13 @@
  * process.env. One submit per output at a time (a lock beside it, taken over from a dead
  * process); a killed submit resumes from its own state file or journal.
  */
+import { createReadStream } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
 import { BatchlineError, UsageError } from "../core/errors.ts";
+import { writeFileAtomic } from "../core/atomic-file.ts";
+import { checkFileTarget, checkInputFile } from "../core/file-checks.ts";
+import { readJsonlLines } from "../core/jsonl.ts";
 import { acquireLock } from "../internal/run-lock.ts";
 import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
 import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
@@ -77,6 +81,12 @@ export interface SubmitFileSummary {
   missing: string[];
   /** One line for a human. */
   line: string;
+}
+
+/** True when `path` holds no line but blank ones (reads up to the first one that is not). */
+async function hasNoLines(path: string): Promise<boolean> {
+  for await (const { text } of readJsonlLines(createReadStream(path))) if (text.trim() !== "") return false;
+  return true;
 }
 
 /** Every backend name `submitFile` accepts. */
@@ -158,9 +168,7 @@ export async function checkBackendOptions(name: string, options: BackendOptions,
   if (name === "replay") {
     const from = text(options.from);
     if (!from) throw new UsageError("the replay backend needs --from <recorded output.jsonl>");
-    const { stat } = await import("node:fs/promises");
-    const st = await stat(from).catch(() => undefined);
-    if (!st || !st.isFile()) throw new UsageError(`replay recording ${from}: no such file`);
+    await checkInputFile(from, "replay recording");
     return;
   }
   if (!(text(options.baseUrl) ?? env.OPENAI_BASE_URL)) throw new UsageError("openai-compatible needs --base-url <url> (or OPENAI_BASE_URL), e.g. http://127.0.0.1:8000/v1");
@@ -228,8 +236,16 @@ export function batchSummaryLine(s: BatchJobSummary): string {
  * `BatchlineError` when a batch failed as a whole (after writing the output, whose lines say why).
  */
 export async function submitFile(name: string, options: SubmitFileOptions): Promise<SubmitFileSummary> {
-  checkBackendName(name);
+  await checkBackendOptions(name, options, options.env);
   const output = options.output;
+  await checkInputFile(options.requests, "request file");
+  await checkFileTarget(output);
+  if (await hasNoLines(options.requests)) {
+    // Every backend gives the same answer to an empty request file: an empty output.
+    await writeFileAtomic(output, "");
+    const line = `${output}: 0 lines (${options.requests} has no requests; wrote an empty output)`;
+    return { output, total: 0, succeeded: 0, failed: 0, byCode: {}, failedBatches: 0, missing: [], line };
+  }
   await mkdir(dirname(resolve(output)), { recursive: true });
   // One submit per output at a time: a second one would upload and pay for the same lines again.
   const release = await acquireLock(`${output}.lock`, output, (line) => options.log?.(`submit: ${line}`));

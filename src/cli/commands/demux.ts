@@ -10,7 +10,7 @@ import { parseCustomId } from "../../core/custom-id.ts";
 import { type JsonlParseError, UsageError } from "../../core/errors.ts";
 import { joinRawLines, writeChunks } from "../../core/jsonl.ts";
 import { idOf, parseRawLine, readLineIds } from "../../core/line-ids.ts";
-import { openInput } from "../io.ts";
+import { openInput, INPUT_OPTION, inputPath } from "../io.ts";
 import { stringOption } from "../options.ts";
 import { type CommonOptions, SkipLog, requireId } from "./common.ts";
 
@@ -88,12 +88,13 @@ async function demux(path: string, options: DemuxOptions): Promise<void> {
 
 export function registerDemux(cli: CAC): void {
   cli
-    .command("demux <file>", "Split a file by pass (custom_id <instance>__pass<N>) into <name>_<N>.jsonl")
+    .command("demux [file]", "Split a file by pass (custom_id <instance>__pass<N>) into <name>_<N>.jsonl")
     .option("-d, --out-dir <dir>", "Directory for the pass files", { default: "." })
     .option("--name <prefix>", "File name prefix (default: the input's name without .jsonl)")
     .option("--strip-pass", "Rewrite custom_id to the bare instance id in the pass files")
     .option("--skip-bad", "Report and skip bad lines instead of failing")
     .option("-q, --quiet", "No progress or summary on stderr")
     .example("batchline demux batch_output_step2.jsonl -d by-pass/   # by-pass/batch_output_step2_0.jsonl ...")
-    .action((file: string, options: DemuxOptions) => demux(file, options));
+    .option(...INPUT_OPTION)
+    .action((file: string | undefined, options: DemuxOptions & { input?: string }) => demux(inputPath(file, options, "demux"), options));
 }

@@ -13,7 +13,7 @@ import { flattenIssues } from "../../core/stage.ts";
 import { RecordValidationError } from "../../core/errors.ts";
 import { BatchOutput, isSuccess } from "../../../schemas/openai-batch-output.ts";
 import { openInput, writeOutput } from "../io.ts";
-import { type CommonOptions, SkipLog } from "./common.ts";
+import { type CommonOptions, SkipLog, spoolStdin } from "./common.ts";
 
 interface MergeOptions extends CommonOptions {
   output?: string;
@@ -27,7 +27,18 @@ interface Winner {
 
 async function merge(paths: string[], options: MergeOptions): Promise<void> {
   if (paths.length === 0) throw new UsageError("merge needs at least one output file");
-  if (paths.includes("-")) throw new UsageError("merge reads its inputs twice, so they must be files, not -");
+  if (paths.filter((p) => p === "-").length > 1) throw new UsageError("merge: stdin (-) can be only one of the inputs");
+  if (!paths.includes("-")) return mergeFiles(paths, options);
+  // merge reads its inputs twice: stdin is kept in a temp file
+  const stdin = await spoolStdin();
+  try {
+    await mergeFiles(paths.map((p) => (p === "-" ? stdin.path : p)), options);
+  } finally {
+    await stdin.cleanup();
+  }
+}
+
+async function mergeFiles(paths: string[], options: MergeOptions): Promise<void> {
   const skipped = new SkipLog();
   const winners = new Map<string, Winner>();
   const stats = { lines: 0, replaced: 0 };
@@ -90,5 +101,6 @@ export function registerMerge(cli: CAC): void {
     .option("--skip-bad", "Report and skip bad lines instead of failing")
     .option("-q, --quiet", "No progress or summary on stderr")
     .example("batchline merge out_round1.jsonl out_retry.jsonl -o out.jsonl")
-    .action((files: string[], options: MergeOptions) => merge(files, options));
+    .option("-i, --input <path>", "Input file, or - for stdin (repeatable; with or instead of the arguments)")
+    .action((files: string[], options: MergeOptions & { input?: string | string[] }) => merge([...files, ...([] as string[]).concat(options.input ?? []).map(String)], options));
 }

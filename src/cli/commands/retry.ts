@@ -4,14 +4,16 @@
  */
 import type { CAC } from "cac";
 import { join } from "node:path";
-import { UsageError } from "../../core/errors.ts";
+import { type RecordValidationError, UsageError } from "../../core/errors.ts";
 import { joinRawLines } from "../../core/jsonl.ts";
 import { DEFAULT_WHY, RETRY_CLASSES, SELECTABLE, parseWhy, readNoPatch, selectRetries } from "../../submitters/retry-requests.ts";
 import { openInput, writeOutput } from "../io.ts";
 import { stringOption } from "../options.ts";
+import { SkipLog } from "./common.ts";
 
 interface RetryOptions {
   output?: string;
+  skipBad?: boolean;
   why?: unknown;
   saveDir?: unknown;
   quiet?: boolean;
@@ -29,10 +31,13 @@ async function retry(requestsPath: string, outputPath: string, options: RetryOpt
   }
   const outputs = await openInput(outputPath, { label: "retry: indexing outputs", quiet: options.quiet });
   const requests = await openInput(requestsPath, { label: "retry: reading requests", quiet: options.quiet });
-  const { lines, tally } = selectRetries({ requests, outputs, why, noPatch, onIndexed: () => outputs.progress.done() });
+  const skipped = new SkipLog();
+  const onBadLine = options.skipBad ? (err: RecordValidationError) => skipped.report(err.at, err.message) : undefined;
+  const { lines, tally } = selectRetries({ requests, outputs, why, noPatch, onIndexed: () => outputs.progress.done(), ...(onBadLine ? { onBadLine } : {}) });
   const dest = options.output ?? "-";
   await writeOutput(dest, joinRawLines(lines));
   requests.progress.done();
+  skipped.summary("retry");
   if (!options.quiet) {
     const classes = RETRY_CLASSES.filter((c) => c !== "no-patch" || noPatch !== undefined);
     const total = classes.reduce((n, c) => n + tally.counts[c], 0);
@@ -48,6 +53,7 @@ export function registerRetry(cli: CAC): void {
     .option("-o, --output <path>", "Where the request lines go, or - for stdout", { default: "-" })
     .option("--why <classes>", `Classes to retry, comma-separated: ${SELECTABLE.join(", ")} (missing always)`, { default: DEFAULT_WHY.join(",") })
     .option("--save-dir <dir>", "An agentless --save_dir: requests with a proc_step2 failure in its failures.jsonl are no-patch")
+    .option("--skip-bad", "Report and skip request lines that are not valid requests instead of failing")
     .option("-q, --quiet", "No progress or summary on stderr")
     .example("batchline retry batch_requests_step1.jsonl batch_output_step1.jsonl -o retry_step1.jsonl")
     .example("batchline retry batch_requests_step2.jsonl batch_output_step2.jsonl --why failed,no-patch --save-dir results/run1")

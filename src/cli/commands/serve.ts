@@ -10,7 +10,7 @@ import { startBatchServer } from "../../server/batch-server.ts";
 import { type Executor, replayExecutor, upstreamExecutor } from "../../server/executors.ts";
 import { type Faults, parseLineErrorRule } from "../../server/faults.ts";
 import { stringOption } from "../options.ts";
-import { onShutdown } from "../shutdown.ts";
+import { onShutdown, setShutdownNote } from "../shutdown.ts";
 
 interface ServeOptions {
   port?: string | number;
@@ -110,6 +110,7 @@ export function registerServe(cli: CAC, env: { upstreamKey?: string }): void {
       const server = await startBatchServer({ ...o, ...(options.quiet ? {} : { log: (l: string) => process.stderr.write(`serve: ${l}\n`) }) });
       process.stdout.write(`${server.baseURL}\n`);
       if (!options.quiet) process.stderr.write(`serve: OpenAI Files + Batches API at ${server.baseURL} (set OPENAI_BASE_URL=${server.baseURL})\n`);
+      setShutdownNote((signal) => `serve stopped (${signal})`);
       onShutdown(async () => {
         await server.close();
         await o.close();

@@ -7,7 +7,7 @@ import type { CAC } from "cac";
 import { type IdRange, type RangeBound, type Shard, compareBytes, inRange, inShard, needsIdList, parseRangeBound, parseShard, resolveRange } from "../../core/custom-id.ts";
 import { joinRawLines } from "../../core/jsonl.ts";
 import { idOf, readLineIds } from "../../core/line-ids.ts";
-import { openInput, writeOutput } from "../io.ts";
+import { openInput, writeOutput, INPUT_OPTION, inputPath } from "../io.ts";
 import { stringOption } from "../options.ts";
 import { type CommonOptions, SkipLog, requireId, spoolStdin } from "./common.ts";
 
@@ -88,7 +88,7 @@ async function slice(path: string, options: SliceOptions & Record<string, unknow
 
 export function registerSlice(cli: CAC): void {
   cli
-    .command("slice <file>", "Keep lines whose custom_id is in --start/--end and/or --shard")
+    .command("slice [file]", "Keep lines whose custom_id is in --start/--end and/or --shard")
     .option("-o, --output <path>", "Output file, or - for stdout", { default: "-" })
     .option("--start, --start-file <id|n>", "First custom_id kept (inclusive), or a 0-based position in the byte-sorted ids")
     .option("--end, --end-file <id|n>", "custom_id (or position) where the slice stops, exclusive")
@@ -98,5 +98,6 @@ export function registerSlice(cli: CAC): void {
     .example("batchline slice requests.jsonl --start 0 --end 1000 -o first-1000.jsonl")
     .example("batchline slice out.jsonl --start django__django-11099 --end django__django-12000")
     .example("cat requests.jsonl | batchline slice - --shard 2/8 > shard2.jsonl")
-    .action((file: string, options: Record<string, unknown>) => slice(file, options));
+    .option(...INPUT_OPTION)
+    .action((file: string | undefined, options: Record<string, unknown>) => slice(inputPath(file, options, "slice"), options));
 }

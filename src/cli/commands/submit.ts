@@ -3,6 +3,7 @@
  * send a request file to a batch endpoint and bring every answer back, resumably.
  */
 import type { CAC } from "cac";
+import { INPUT_OPTION, inputPath } from "../io.ts";
 import { basename, dirname, join, resolve } from "node:path";
 import { BatchlineError, UsageError } from "../../core/errors.ts";
 import { cancelJob, downloadJob, jobStatus, loadJobState, type BatchJobSummary } from "../../submitters/batch-runner.ts";
@@ -44,6 +45,10 @@ export async function submit(backendName: string, requests: string, options: Sub
   if (!options.quiet) {
     process.stderr.write(`${summary.line}\n`);
     if (summary.missing.length > 0) process.stderr.write(`[${backendName}] ${summary.missing.length} custom_id(s) not in the recording, e.g. ${summary.missing.slice(0, 5).join(", ")}\n`);
+  }
+  if (summary.failed > 0) {
+    const codes = Object.entries(summary.byCode).map(([c, n]) => `${c} ${n}`).join(", ");
+    throw new BatchlineError(`${summary.failed} of ${summary.total} line(s) failed${codes ? ` (${codes})` : ""}; each is a failure line in ${summary.output} (batchline retry makes a request file of them)`);
   }
 }
 
@@ -93,7 +98,7 @@ export const SUBMIT_BACKEND_OPTIONS: readonly [flag: string, description: string
 
 export function registerSubmit(cli: CAC, env: SubmitEnv): void {
   const command = cli
-    .command("submit <backend> <requests>", `Send a request file to a batch endpoint and write every answer (backends: ${Object.keys(BACKENDS).join(", ")})`)
+    .command("submit <backend> [requests]", `Send a request file to a batch endpoint and write every answer (backends: ${Object.keys(BACKENDS).join(", ")})`)
     .option("-o, --output <path>", "Output file (OpenAI Batch output lines, each custom_id once); <output>.state.json and <output>.chunks/ sit beside it");
   for (const [flag, description] of SUBMIT_BACKEND_OPTIONS) command.option(flag, description);
   command
@@ -104,7 +109,8 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .example("OPENAI_API_KEY=local OPENAI_BASE_URL=http://127.0.0.1:8089/v1 batchline submit openai-batch requests.jsonl -o out.jsonl")
     .example("batchline submit openai-compatible requests.jsonl -o out.jsonl --base-url http://127.0.0.1:8000/v1 --concurrency 64")
     .example("batchline submit replay requests.jsonl -o out.jsonl --from old_output.jsonl")
-    .action((backend: string, requests: string, options: SubmitOptions) => submit(backend, requests, options, env));
+    .option(...INPUT_OPTION)
+    .action((backend: string, requests: string | undefined, options: SubmitOptions & { input?: string }) => submit(backend, inputPath(requests, options, "submit"), options, env));
 
   cli
     .command("batch <action> <state>", "Look at or stop a submitted job: status, cancel, download (<state> is <output>.state.json)")

@@ -4,7 +4,7 @@ import { BatchlineError, UsageError, formatLocation } from "../../core/errors.ts
 import { readJsonlLines } from "../../core/jsonl.ts";
 import { readAnswerLines, readRequestIds } from "../../core/line-ids.ts";
 import { type FileKind, checkAnswered, formatReport, validateBatchFile } from "../../core/validate.ts";
-import { openInput } from "../io.ts";
+import { openInput, INPUT_OPTION, inputPath } from "../io.ts";
 import { stringOption } from "../options.ts";
 
 interface ValidateCliOptions {
@@ -52,7 +52,7 @@ async function validate(path: string, options: ValidateCliOptions): Promise<void
 
 export function registerValidate(cli: CAC): void {
   cli
-    .command("validate <file>", "Check a batch request/output/error file: schema per line, unique ids, one model, Batch url, chunk counts")
+    .command("validate [file]", "Check a batch request/output/error file: schema per line, unique ids, one model, Batch url, chunk counts")
     .option("--kind <kind>", "request, output or error (default: guessed from the first line)")
     .option("--requests <file>", "Output files: also check every request in <file> is answered exactly once (joined by custom_id)")
     .option("--json", "Print the report as one JSON object")
@@ -60,5 +60,6 @@ export function registerValidate(cli: CAC): void {
     .option("-q, --quiet", "No progress on stderr")
     .example("batchline validate batch_requests_step1.jsonl --kind request")
     .example("batchline validate batch_output_step1.jsonl --requests batch_requests_step1.jsonl")
-    .action((file: string, options: ValidateCliOptions) => validate(file, options));
+    .option(...INPUT_OPTION)
+    .action((file: string | undefined, options: ValidateCliOptions & { input?: string }) => validate(inputPath(file, options, "validate"), options));
 }
