@@ -46,13 +46,15 @@ describe("answer bodies: chat, Responses API, completions", () => {
     assert.equal((answer("resp-empty") as { reason: string }).reason, "empty_answer");
   });
 
-  it("CLI: validate counts truncated and empty Responses answers", async () => {
+  it("CLI: validate counts truncated, empty and failed Responses answers as retry does", async () => {
     const r = await runCli(["validate", OUTPUT, "--kind", "output", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     const o = JSON.parse(r.stdout).outcomes;
-    assert.equal(o.succeeded, 6);
+    assert.equal(o.succeeded, 4);
+    assert.equal(o.failed, 2, "resp-filtered (content_filter) and resp-refused are HTTP 200 but no usable answer: failed, as retry counts them");
+    assert.equal(o.byCode.incomplete_answer, 2);
     assert.equal(o.truncated, 2, "resp-cut and resp-reasoning-only stopped at max_output_tokens");
-    assert.equal(o.emptyContent, 2, "resp-reasoning-only and resp-refused have no output_text");
+    assert.equal(o.emptyContent, 1, "resp-reasoning-only has no output_text");
   });
 
   it("CLI: retry classifies Responses answers (truncated, failed, empty, missing)", async () => {

@@ -29,6 +29,11 @@ describe("batchline pipeline (CLI)", () => {
     assert.match(list.stdout, /^swe-testgen +/m);
     const help = await runCli(["pipeline", "agentless-testwriter", "--help"]);
     assert.equal(help.code, 0, help.stderr);
+    assert.match(help.stdout, /^batchline pipeline agentless-testwriter --workdir <dir> --backend <name> \[options\]$/m);
+    // swe-testgen derives its workdir from --output/--run-id: its usage line does not ask for --workdir
+    const swe = await runCli(["pipeline", "swe-testgen", "--help"]);
+    assert.equal(swe.code, 0, swe.stderr);
+    assert.match(swe.stdout, /^batchline pipeline swe-testgen --backend <name> \[options\]$/m);
     assert.match(help.stdout, /^Steps: gen_step1 -> submit_step1 -> proc_step1_gen_step2 -> submit_step2 -> proc_step2 -> retry rounds$/m);
     const own = help.stdout.slice(help.stdout.indexOf("Options of agentless-testwriter:"), help.stdout.indexOf("Options of every pipeline:"));
     for (const flag of ["--passk <value>", "--model-name <value>", "--repostructure-dir <value>", "--from-step1 <value>", "--enable-thinking", "--num-workers <value>"]) assert.ok(own.includes(flag), `${flag} in\n${own}`);
@@ -110,6 +115,9 @@ describe("batchline pipeline (CLI)", () => {
     await refused([...base, "--shard", "3/2"], /--shard/);
     await refused([...base, "--backend", "openai-batch"], /missing API key: set OPENAI_API_KEY/, { OPENAI_API_KEY: "" });
     await refused(without("--workdir"), /missing --workdir/);
+    // --anthropic-version is a run option of every pipeline, checked against the backend before the first step
+    await refused([...base, "--anthropic-version", "2023-06-01"], /--anthropic-version is for anthropic-batch, not replay/);
+    await refused([...base, "--backend", "anthropic-batch", "--anthropic-version", "1999-01-01"], /unknown anthropic-version 1999-01-01/, { ANTHROPIC_API_KEY: "test-key" });
     await writeFile(join(dir, "a-file"), "");
     const r = await runCli([...base, "--workdir", join(dir, "a-file")]);
     assert.equal(r.code, 1);

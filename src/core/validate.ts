@@ -114,9 +114,13 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
         problem(at, "neither a response nor an error: an output line holds one of them");
         continue;
       }
-      if (isSuccess(out)) {
+      const answer = isSuccess(out) ? readAnswerBody(out.response?.body) : undefined;
+      if (isSuccess(out) && answer?.failure !== undefined) {
+        // an HTTP 200 whose body is no usable answer (a refusal, a failed or filtered Responses body): failed, as retry counts it
+        outcomes.failed++;
+        outcomes.byCode.incomplete_answer = (outcomes.byCode.incomplete_answer ?? 0) + 1;
+      } else if (isSuccess(out)) {
         outcomes.succeeded++;
-        const answer = readAnswerBody(out.response?.body);
         if (answer?.truncated) outcomes.truncated++;
         if (answer && (answer.text === null || answer.text === "")) outcomes.emptyContent++;
       } else if (out.response) {

@@ -13,7 +13,8 @@ export function pipelineHelp(definition: PipelineDefinition): string {
   const steps = mainSteps(definition).map((s) => s.name);
   if (roundsOf(definition)) steps.push("retry rounds");
   const lines = [
-    `batchline pipeline ${definition.name} --workdir <dir> --backend <name> [options]`,
+    // a definition that derives the workdir from its own options (engineDefaults) does not need --workdir
+    `batchline pipeline ${definition.name} ${definition.engineDefaults ? "" : "--workdir <dir> "}--backend <name> [options]`,
     "",
     definition.description,
     "",

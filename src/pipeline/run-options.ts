@@ -32,14 +32,15 @@ export const PipelineRunOptions = z.object({
   timeout: num.optional().describe("openai-compatible: seconds per attempt (default 600)"),
   maxRetries: num.optional().describe("openai-compatible: retries on 429/5xx/timeouts (default 5)"),
   retryBackoff: num.optional().describe("openai-compatible: first wait before a retry in seconds (default 1)"),
+  anthropicVersion: text.optional().describe("anthropic-batch: API version to send and translate for: 2026-10-21 (default; drops temperature/top_p/top_k) or 2023-06-01 (keeps them); env ANTHROPIC_VERSION"),
 });
 export type PipelineRunOptions = z.infer<typeof PipelineRunOptions>;
 
 /** Backend options whose change re-runs a finished submit; a new --base-url or poll interval does not (the answers are paid for). */
-export const HASHED_BACKEND_OPTIONS = ["retryFailed", "maxChunkLines", "maxChunkMb", "maxRetries"] as const;
+export const HASHED_BACKEND_OPTIONS = ["retryFailed", "maxChunkLines", "maxChunkMb", "maxRetries", "anthropicVersion"] as const;
 
 /** The backend options of a run (what `submitFile` takes), without the engine's own. */
 export function backendOptionsOf(run: PipelineRunOptions): Record<string, unknown> {
-  const keys = ["retryFailed", "pollInterval", "maxPollInterval", "baseUrl", "maxChunkLines", "maxChunkMb", "createInterval", "tokenLimitRetries", "tokenLimitBackoff", "concurrency", "rpm", "tpm", "timeout", "maxRetries", "retryBackoff"] as const;
+  const keys = ["retryFailed", "pollInterval", "maxPollInterval", "baseUrl", "maxChunkLines", "maxChunkMb", "createInterval", "tokenLimitRetries", "tokenLimitBackoff", "concurrency", "rpm", "tpm", "timeout", "maxRetries", "retryBackoff", "anthropicVersion"] as const;
   return Object.fromEntries(keys.filter((k) => run[k] !== undefined).map((k) => [k, run[k]]));
 }
