@@ -4,14 +4,11 @@
  * run never speaks for it). Merged on every write; written atomically.
  */
 import { createHash } from "node:crypto";
-import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ScriptRun } from "../../schemas/commit-testgen.ts";
 import { writeFileAtomic } from "../core/atomic-file.ts";
 import { compareBytes } from "../core/custom-id.ts";
-import { RecordValidationError } from "../core/errors.ts";
-import { readJsonl } from "../core/jsonl.ts";
-import { flattenIssues } from "../core/stage.ts";
+import { readByCommit } from "./save.ts";
 
 export const RUNS_FILE = "runs.jsonl";
 
@@ -21,21 +18,8 @@ export function sha256(text: string): string {
 }
 
 /** The runs recorded in `outDir`, by commit hash (empty when there is no runs.jsonl). */
-export async function readRuns(outDir: string): Promise<Map<string, ScriptRun>> {
-  const path = join(outDir, RUNS_FILE);
-  const out = new Map<string, ScriptRun>();
-  let text: string;
-  try {
-    text = await readFile(path, "utf8");
-  } catch {
-    return out;
-  }
-  for await (const rec of readJsonl([text], { file: path })) {
-    const parsed = ScriptRun.safeParse(rec.value);
-    if (!parsed.success) throw new RecordValidationError({ file: path, line: rec.line }, "commit-testgen run", flattenIssues(parsed.error));
-    out.set(parsed.data.commit_hash, parsed.data);
-  }
-  return out;
+export function readRuns(outDir: string): Promise<Map<string, ScriptRun>> {
+  return readByCommit(join(outDir, RUNS_FILE), ScriptRun, "commit-testgen run");
 }
 
 /** Merges `runs` into runs.jsonl (a commit's new run replaces its old one). */

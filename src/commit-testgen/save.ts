@@ -55,10 +55,9 @@ export async function readIndex(outDir: string): Promise<ScriptIndexEntry[]> {
   return parsed.data;
 }
 
-/** `failures.jsonl` of `outDir` by commit hash, or empty when there is none. */
-export async function readFailures(outDir: string): Promise<Map<string, CommitTestgenFailure>> {
-  const path = join(outDir, FAILURES_FILE);
-  const out = new Map<string, CommitTestgenFailure>();
+/** The records of JSONL file `path` by `commit_hash` (a later line wins), or empty when there is no file; a bad line is a file:line error naming `what`. */
+export async function readByCommit<T extends { commit_hash: string }>(path: string, schema: z.ZodType<T>, what: string): Promise<Map<string, T>> {
+  const out = new Map<string, T>();
   let text: string;
   try {
     text = await readFile(path, "utf8");
@@ -66,11 +65,16 @@ export async function readFailures(outDir: string): Promise<Map<string, CommitTe
     return out;
   }
   for await (const rec of readJsonl([text], { file: path })) {
-    const parsed = CommitTestgenFailure.safeParse(rec.value);
-    if (!parsed.success) throw new RecordValidationError({ file: path, line: rec.line }, "commit-testgen failure", flattenIssues(parsed.error));
+    const parsed = schema.safeParse(rec.value);
+    if (!parsed.success) throw new RecordValidationError({ file: path, line: rec.line }, what, flattenIssues(parsed.error));
     out.set(parsed.data.commit_hash, parsed.data);
   }
   return out;
+}
+
+/** `failures.jsonl` of `outDir` by commit hash, or empty when there is none. */
+export function readFailures(outDir: string): Promise<Map<string, CommitTestgenFailure>> {
+  return readByCommit(join(outDir, FAILURES_FILE), CommitTestgenFailure, "commit-testgen failure");
 }
 
 /** The script path as the index records it: `--out-dir` as given, then the file name (`./dir/abcd1234_...py`). */
