@@ -7,25 +7,9 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { cac } from "cac";
+import { type CAC, cac } from "cac";
 import { BatchlineError } from "../core/errors.ts";
-import { agentlessStageHelp, registerAgentless } from "./commands/agentless.ts";
-import { AGENTLESS_STRUCTURE_COMMAND, registerAgentlessStructure } from "./commands/agentless-structure.ts";
-import { AGENTLESS_VOTE_COMMAND, registerAgentlessVote } from "./commands/agentless-vote.ts";
-import { COMMIT_TESTGEN_COMMANDS, registerCommitTestgen } from "./commands/commit-testgen.ts";
-import { registerCoverage } from "./commands/coverage.ts";
-import { registerDemo } from "./commands/demo.ts";
-import { registerDemux } from "./commands/demux.ts";
-import { registerMerge } from "./commands/merge.ts";
-import { registerRetry } from "./commands/retry.ts";
-import { printPipelineHelp, registerPipeline } from "./commands/pipeline.ts";
-import { registerPlan } from "./commands/plan.ts";
-import { registerSchema } from "./commands/schema.ts";
-import { registerServe } from "./commands/serve.ts";
-import { registerSubmit } from "./commands/submit.ts";
-import { registerSlice } from "./commands/slice.ts";
-import { printStageHelp, registerStageCommands } from "./commands/stage.ts";
-import { registerValidate } from "./commands/validate.ts";
+import { stagePipelines } from "../../stages/index.ts";
 import { knownOptions, refuseMissingValues, refuseUnknownOptions } from "./known-options.ts";
 import { normalizeOptions } from "./options.ts";
 import { shutdown } from "./shutdown.ts";
@@ -49,34 +33,86 @@ function packageVersion(): string {
 /** Pipelines whose stages run through a command of their own rather than the generic stage runner. */
 const OWN_COMMAND_PIPELINES = ["agentless", "commit-testgen"];
 
-function buildCli() {
+/**
+ * The command table: each command's name(s) and how to register it. A command's module (and what
+ * it imports: zod, the SDKs, parquet, ...) is loaded only when argv names that command, so
+ * `batchline slice` does not pay for `submit`. `--help`, a bare `batchline` and an unknown
+ * command load every module, so the listing shows every command with its description.
+ * Two-word names (`agentless structure`) are routed into one word by routeSubcommands first.
+ */
+const COMMANDS: { names: readonly string[]; register: (cli: CAC) => Promise<void> }[] = [
+  { names: ["validate"], register: async (cli) => (await import("./commands/validate.ts")).registerValidate(cli) },
+  { names: ["slice"], register: async (cli) => (await import("./commands/slice.ts")).registerSlice(cli) },
+  { names: ["demux"], register: async (cli) => (await import("./commands/demux.ts")).registerDemux(cli) },
+  { names: ["merge"], register: async (cli) => (await import("./commands/merge.ts")).registerMerge(cli) },
+  { names: ["retry"], register: async (cli) => (await import("./commands/retry.ts")).registerRetry(cli) },
+  { names: ["schema"], register: async (cli) => (await import("./commands/schema.ts")).registerSchema(cli) },
+  { names: ["plan"], register: async (cli) => (await import("./commands/plan.ts")).registerPlan(cli) },
+  { names: ["serve"], register: async (cli) => (await import("./commands/serve.ts")).registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY }) },
+  {
+    names: ["submit", "batch"],
+    register: async (cli) =>
+      (await import("./commands/submit.ts")).registerSubmit(cli, {
+        OPENAI_API_KEY: process.env.OPENAI_API_KEY,
+        OPENAI_BASE_URL: process.env.OPENAI_BASE_URL,
+        ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY,
+        ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL,
+        ANTHROPIC_VERSION: process.env.ANTHROPIC_VERSION,
+      }),
+  },
+  { names: ["agentless structure"], register: async (cli) => (await import("./commands/agentless-structure.ts")).registerAgentlessStructure(cli) },
+  { names: ["agentless vote"], register: async (cli) => (await import("./commands/agentless-vote.ts")).registerAgentlessVote(cli) },
+  { names: ["agentless"], register: async (cli) => (await import("./commands/agentless.ts")).registerAgentless(cli, process.env) },
+  {
+    names: ["commit-testgen extract", "commit-testgen gen", "commit-testgen proc", "commit-testgen run"],
+    register: async (cli) => (await import("./commands/commit-testgen.ts")).registerCommitTestgen(cli, process.env),
+  },
+  { names: ["pipeline"], register: async (cli) => (await import("./commands/pipeline.ts")).registerPipeline(cli, process.env) },
+  { names: ["demo"], register: async (cli) => (await import("./commands/demo.ts")).registerDemo(cli) },
+  { names: ["coverage"], register: async (cli) => (await import("./commands/coverage.ts")).registerCoverage(cli) },
+  {
+    names: stagePipelines().filter((p) => !OWN_COMMAND_PIPELINES.includes(p)),
+    register: async (cli) => (await import("./commands/stage.ts")).registerStageCommands(cli, OWN_COMMAND_PIPELINES),
+  },
+];
+
+/** Every command name, two-word ones included (what routeSubcommands joins). */
+const COMMAND_NAMES: readonly string[] = COMMANDS.flatMap((c) => c.names);
+
+/** The cac instance with the command `name` registered, or every command when `name` is undefined. */
+async function buildCli(name?: string) {
   const cli = cac("batchline");
-  registerValidate(cli);
-  registerSlice(cli);
-  registerDemux(cli);
-  registerMerge(cli);
-  registerRetry(cli);
-  registerSchema(cli);
-  registerPlan(cli);
-  registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY });
-  registerSubmit(cli, {
-    OPENAI_API_KEY: process.env.OPENAI_API_KEY,
-    OPENAI_BASE_URL: process.env.OPENAI_BASE_URL,
-    ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY,
-    ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL,
-    ANTHROPIC_VERSION: process.env.ANTHROPIC_VERSION,
-  });
-  registerAgentlessStructure(cli);
-  registerAgentlessVote(cli);
-  registerAgentless(cli, process.env);
-  registerCommitTestgen(cli, process.env);
-  registerPipeline(cli, process.env);
-  registerDemo(cli);
-  registerCoverage(cli);
-  registerStageCommands(cli, OWN_COMMAND_PIPELINES);
+  for (const entry of COMMANDS) if (name === undefined || entry.names.includes(name)) await entry.register(cli);
   cli.help();
   cli.version(packageVersion());
   return cli;
+}
+
+/** The command argv names (its first word, after routing), when the table has it. */
+function commandOf(argv: readonly string[]): string | undefined {
+  return argv[0] !== undefined && COMMAND_NAMES.includes(argv[0]) ? argv[0] : undefined;
+}
+
+/** True when argv only asks for the version: no command word, so no command module is needed. */
+function onlyVersion(argv: readonly string[]): boolean {
+  return argv.length > 0 && argv.every((a) => a === "--version" || a === "-v");
+}
+
+/** Help that a command prints before cac parses argv (stages, agentless stages, pipelines); true when printed. */
+async function printOwnHelp(argv: string[]): Promise<boolean> {
+  const help = argv.includes("--help") || argv.includes("-h");
+  if (help && argv[0] === "agentless") {
+    const text = (await import("./commands/agentless.ts")).agentlessStageHelp(argv);
+    if (text !== undefined) {
+      process.stdout.write(text);
+      return true;
+    }
+  }
+  if (help && argv[0] !== undefined && stagePipelines().includes(argv[0]) && !OWN_COMMAND_PIPELINES.includes(argv[0])) {
+    if (await (await import("./commands/stage.ts")).printStageHelp(argv, OWN_COMMAND_PIPELINES)) return true;
+  }
+  if (argv[0] === "pipeline") return (await import("./commands/pipeline.ts")).printPipelineHelp(argv);
+  return false;
 }
 
 const STDIO_TOKEN = "\u0000-";
@@ -94,20 +130,19 @@ function isCacError(err: unknown): err is Error {
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS]);
-    if (argv.includes("--help") || argv.includes("-h")) {
-      const agentless = agentlessStageHelp(argv);
-      if (agentless !== undefined) {
-        process.stdout.write(agentless);
-        return 0;
-      }
-      if (await printStageHelp(argv, OWN_COMMAND_PIPELINES)) return 0;
-    }
-    if (await printPipelineHelp(argv)) return 0;
-    const cli = buildCli();
-    // cac's parser reads a bare `-` as a flag; hide it and put it back after parsing.
-    cli.parse(["node", "batchline", ...argv.map((a) => (a === "-" ? STDIO_TOKEN : a))], { run: false });
-    cli.args = cli.args.map(restoreDash);
+    argv = routeSubcommands(argv, COMMAND_NAMES.filter((n) => n.includes(" ")));
+    if (await printOwnHelp(argv)) return 0;
+    const parse = async (name: string | undefined) => {
+      const cli = await buildCli(name);
+      // cac's parser reads a bare `-` as a flag; hide it and put it back after parsing.
+      cli.parse(["node", "batchline", ...argv.map((a) => (a === "-" ? STDIO_TOKEN : a))], { run: false });
+      cli.args = cli.args.map(restoreDash);
+      return cli;
+    };
+    const named = commandOf(argv);
+    let cli = await parse(named ?? (onlyVersion(argv) ? "" : undefined));
+    // Not matched after all: load them all, so that the error (or help) is the same as with every command.
+    if (named !== undefined && !cli.matchedCommand && !cli.options.help) cli = await parse(undefined);
     if (cli.options.help || cli.options.version) return 0;
     if (!cli.matchedCommand) {
       if (cli.args.length > 0) throw new BatchlineError(`unknown command ${cli.args[0]} (see batchline --help)`);
