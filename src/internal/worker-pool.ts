@@ -47,6 +47,11 @@ export class WorkerPool<Job, Result> {
     });
   }
 
+  /** Posts `message` to every worker, ahead of any job posted after it (a worker reads its messages in order). */
+  broadcast(message: unknown): void {
+    for (const worker of this.workers) worker.postMessage(message);
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.workers.map((w) => w.terminate()));
   }
