@@ -184,6 +184,7 @@ describe("serve --data-dir: durable state", () => {
       serve.child.kill("SIGTERM");
       await waitFor("health to say stopping", async () => ((await fetch(serve.url.replace(/\/v1$/, "/health"))).status === 503 ? true : undefined), 2000);
       await assert.rejects(client.batches.create({ input_file_id: inputFile, endpoint: "/v1/chat/completions", completion_window: "24h" }), (e: InstanceType<typeof OpenAI.APIError>) => e.status === 503 && (e.error as { code?: string }).code === "server_shutting_down");
+      await client.files.delete(inputFile); // a running batch keeps its input, across the restart too
       assert.deepEqual(await serve.exited, [0, null], serve.stderr());
       const sent = slow.total();
       assert.ok(sent >= 3 && sent < ids.length, `stopped mid-batch after ${sent} calls`);

@@ -99,6 +99,11 @@ export interface BatchServer {
   close(options?: { graceMs?: number }): Promise<void>;
 }
 
+/** Read size of a running batch's input (hundreds of batches may be reading at once). */
+const RUN_READ_CHUNK = 64 * 1024;
+/** Batches writing their result files at once (each holds two open files while it does). */
+const FINALIZING_AT_ONCE = 8;
+
 /** Statuses of a batch that is not over: a start continues them. */
 const UNFINISHED = new Set<BatchStatus>(["validating", "in_progress", "finalizing", "cancelling"]);
 
@@ -246,6 +251,7 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
   const stats: ServerStats = { uploads: 0, batchesCreated: 0, batchPolls: 0, contentDownloads: 0, linesExecuted: 0, faultsInjected: 0, batchesResumed: 0 };
   const log = options.log ?? (() => {});
   const limiter = new FairLimiter(options.concurrency ?? 16);
+  const finalizing = new FairLimiter(FINALIZING_AT_ONCE);
   const owners = new Map<string, string>(); // key digest -> itself, for lookups by Bearer token
   for (const key of options.apiKeys ?? []) owners.set(ownerOf(key), ownerOf(key));
   let flakyCounter = 0;
@@ -313,7 +319,7 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     try {
       await executePinned(batch);
     } finally {
-      await release();
+      await release(UNFINISHED.has(batch.status)); // stopped with the server: the next start goes on with it
     }
   }
 
@@ -402,7 +408,7 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     };
 
     async function* requests(): AsyncGenerator<BatchRequest> {
-      for await (const { text } of readJsonlLines(store.read(batch.input_file_id))) {
+      for await (const { text } of readJsonlLines(store.read(batch.input_file_id, RUN_READ_CHUNK))) {
         if ((stopped = stopReason())) return;
         const request = JSON.parse(text) as BatchRequest;
         if (!db.hasAnswer(batch.id, request.custom_id)) yield request;
@@ -459,6 +465,15 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
 
   /** Writes the output and error files from the kept answers and ends the batch, in one transaction. */
   async function finalize(batch: BatchObject, stopped: "expired" | "cancelled" | undefined): Promise<void> {
+    await finalizing.acquire(0);
+    try {
+      await finalizeNow(batch, stopped);
+    } finally {
+      finalizing.release();
+    }
+  }
+
+  async function finalizeNow(batch: BatchObject, stopped: "expired" | "cancelled" | undefined): Promise<void> {
     const { owner, outputExpiry } = batchInfo.get(batch.id)!;
     const out = await store.create(`${batch.id}_output.jsonl`);
     const err = await store.create(`${batch.id}_error.jsonl`);
@@ -525,6 +540,7 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     batches.set(row.batch.id, row.batch);
     batchInfo.set(row.batch.id, { seq: row.seq, owner: row.owner, outputExpiry: row.outputExpiry });
   }
+  await store.sweep(new Set([...batches.values()].filter((b) => UNFINISHED.has(b.status)).map((b) => b.input_file_id)));
   for (const batch of batches.values()) {
     if (!UNFINISHED.has(batch.status)) continue;
     stats.batchesResumed++;

@@ -96,6 +96,20 @@ export class FileStore {
     };
   }
 
+  /**
+   * Removes content a killed server left without a FileObject (a result file written just before
+   * the kill, or a deleted file a batch was still reading), except the ids in `keep`.
+   */
+  async sweep(keep: ReadonlySet<string>): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.dir)) {
+      if (!/^file-[0-9a-f]+$/.test(name) || this.files.has(name) || keep.has(name)) continue;
+      await rm(join(this.dir, name), { force: true });
+      removed++;
+    }
+    return removed;
+  }
+
   /** Makes a file saved by the caller's own transaction visible. */
   adopt(file: StoredFile, owner: string): void {
     this.remember(file, owner, false);
@@ -112,22 +126,27 @@ export class FileStore {
     return [...this.files.values()].filter((f) => (purpose === undefined || f.purpose === purpose) && (owner === undefined || this.owners.get(f.id) === owner));
   }
 
-  /** Keeps a file's content on disk until the returned release is called, even if it is deleted meanwhile. */
-  pin(id: string): () => Promise<void> {
+  /**
+   * Keeps a file's content on disk until the returned release is called, even if it is deleted
+   * meanwhile. `release(true)` keeps the content of a deleted file (a batch that will go on after
+   * a restart still needs it; the sweep of a later start removes it once nothing does).
+   */
+  pin(id: string): (keepContent?: boolean) => Promise<void> {
     this.pins.set(id, (this.pins.get(id) ?? 0) + 1);
     let released = false;
-    return async () => {
+    return async (keepContent = false) => {
       if (released) return;
       released = true;
       const left = (this.pins.get(id) ?? 1) - 1;
       if (left > 0) return void this.pins.set(id, left);
       this.pins.delete(id);
-      if (this.deletedWhilePinned.delete(id)) await rm(this.pathOf(id), { force: true });
+      if (this.deletedWhilePinned.delete(id) && !keepContent) await rm(this.pathOf(id), { force: true });
     };
   }
 
-  read(id: string): ReadStream {
-    return createReadStream(this.pathOf(id), { highWaterMark: 1 << 20 });
+  /** Streams a file's content; `chunk` bytes a read (a running batch reads with small ones: many run at once). */
+  read(id: string, chunk = 1 << 20): ReadStream {
+    return createReadStream(this.pathOf(id), { highWaterMark: chunk });
   }
 
   async delete(id: string): Promise<boolean> {
