@@ -26,6 +26,7 @@ import { registerSubmit } from "./commands/submit.ts";
 import { registerSlice } from "./commands/slice.ts";
 import { printStageHelp, registerStageCommands } from "./commands/stage.ts";
 import { registerValidate } from "./commands/validate.ts";
+import { registerView } from "./commands/view.ts";
 import { knownOptions, refuseMissingValues, refuseUnknownOptions } from "./known-options.ts";
 import { normalizeOptions } from "./options.ts";
 import { shutdown } from "./shutdown.ts";
@@ -73,6 +74,7 @@ function buildCli() {
   registerPipeline(cli, process.env);
   registerDemo(cli);
   registerCoverage(cli);
+  registerView(cli, process.env);
   registerStageCommands(cli, OWN_COMMAND_PIPELINES);
   cli.help();
   cli.version(packageVersion());
