@@ -48,7 +48,7 @@ const COMMANDS: { names: readonly string[]; register: (cli: CAC) => Promise<void
   { names: ["retry"], register: async (cli) => (await import("./commands/retry.ts")).registerRetry(cli) },
   { names: ["schema"], register: async (cli) => (await import("./commands/schema.ts")).registerSchema(cli) },
   { names: ["plan"], register: async (cli) => (await import("./commands/plan.ts")).registerPlan(cli) },
-  { names: ["serve"], register: async (cli) => (await import("./commands/serve.ts")).registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY }) },
+  { names: ["serve"], register: async (cli) => (await import("./commands/serve.ts")).registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY, serveKey: process.env.BATCHLINE_SERVE_API_KEY, dataHome: process.env.XDG_DATA_HOME }) },
   {
     names: ["submit", "batch"],
     register: async (cli) =>
@@ -70,6 +70,7 @@ const COMMANDS: { names: readonly string[]; register: (cli: CAC) => Promise<void
   { names: ["pipeline"], register: async (cli) => (await import("./commands/pipeline.ts")).registerPipeline(cli, process.env) },
   { names: ["demo"], register: async (cli) => (await import("./commands/demo.ts")).registerDemo(cli) },
   { names: ["coverage"], register: async (cli) => (await import("./commands/coverage.ts")).registerCoverage(cli) },
+  { names: ["view"], register: async (cli) => (await import("./commands/view.ts")).registerView(cli, process.env) },
   {
     names: stagePipelines().filter((p) => !OWN_COMMAND_PIPELINES.includes(p)),
     register: async (cli) => (await import("./commands/stage.ts")).registerStageCommands(cli, OWN_COMMAND_PIPELINES),

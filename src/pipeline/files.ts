@@ -4,6 +4,7 @@
  */
 import { createReadStream } from "node:fs";
 import { type BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
+import type { JsonlParseError } from "../core/errors.ts";
 import { type JsonlRecord, type RawJsonlLine, readJsonl, readJsonlLines, readRawLines } from "../core/jsonl.ts";
 import { parseRawLine, readLineIds, scanSuccessfulOutput } from "../core/line-ids.ts";
 import { failureCode } from "../internal/replay-index.ts";
@@ -14,10 +15,13 @@ function absent(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === "ENOENT";
 }
 
+/** What to do with a line that is not JSON (coverage --skip-bad); without it, it throws. */
+export type OnBadLine = ((error: JsonlParseError) => void) | undefined;
+
 /** Every record of a JSONL file; none when the file does not exist. */
-export async function* records(path: string): AsyncGenerator<JsonlRecord> {
+export async function* records(path: string, onBadLine?: OnBadLine): AsyncGenerator<JsonlRecord> {
   try {
-    yield* readJsonl(createReadStream(path), { file: path });
+    yield* readJsonl(createReadStream(path), { file: path, ...(onBadLine ? { onBadLine } : {}) });
   } catch (err) {
     if (!absent(err)) throw err;
   }
@@ -44,10 +48,10 @@ export async function countLines(path: string): Promise<number> {
 }
 
 /** The custom_ids of a file's lines, in file order, by the byte scan (a line it is unsure of is parsed; a bad line throws as `records` does). */
-export async function customIds(path: string): Promise<string[]> {
+export async function customIds(path: string, onBadLine?: OnBadLine): Promise<string[]> {
   const out: string[] = [];
   try {
-    for await (const rec of readLineIds(createReadStream(path), { file: path })) if (rec.customId !== undefined) out.push(rec.customId);
+    for await (const rec of readLineIds(createReadStream(path), { file: path, ...(onBadLine ? { onBadLine } : {}) })) if (rec.customId !== undefined) out.push(rec.customId);
   } catch (err) {
     if (!absent(err)) throw err;
   }
@@ -55,8 +59,8 @@ export async function customIds(path: string): Promise<string[]> {
 }
 
 /** The failure records of a file. */
-export async function* failureRecords(path: string): AsyncGenerator<FailureRecord> {
-  for await (const rec of records(path)) {
+export async function* failureRecords(path: string, onBadLine?: OnBadLine): AsyncGenerator<FailureRecord> {
+  for await (const rec of records(path, onBadLine)) {
     const f = rec.value as FailureRecord;
     if (typeof f?.custom_id === "string" && typeof f.reason === "string") yield f;
   }
@@ -73,7 +77,7 @@ export async function reasonCounts(path: string, stage?: string): Promise<Record
 }
 
 /** Outcome per custom_id over submit outputs read in order: "ok" or the failure code; a success is never replaced by a failure. */
-export async function answerOutcomes(paths: readonly string[]): Promise<Map<string, string>> {
+export async function answerOutcomes(paths: readonly string[], onBadLine?: OnBadLine): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const path of paths) {
     for await (const raw of rawLines(path)) {
@@ -83,8 +87,9 @@ export async function answerOutcomes(paths: readonly string[]): Promise<Map<stri
         out.set(succeeded, "ok");
         continue;
       }
-      const parsed = parseRawLine(raw, { file: path });
-      const line = (parsed.ok ? parsed.value : undefined) as BatchOutput | undefined;
+      const parsed = parseRawLine(raw, { file: path, ...(onBadLine ? { onBadLine } : {}) });
+      if (!parsed.ok) continue;
+      const line = parsed.value as BatchOutput | undefined;
       if (typeof line?.custom_id !== "string") continue;
       const ok = isSuccess(line);
       if (out.get(line.custom_id) === "ok" && !ok) continue;
