@@ -24,6 +24,7 @@ import { registerSchema } from "./commands/schema.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerSubmit } from "./commands/submit.ts";
 import { registerSlice } from "./commands/slice.ts";
+import { SFT_COMMANDS, registerSft } from "./commands/sft.ts";
 import { printStageHelp, registerStageCommands } from "./commands/stage.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { knownOptions, refuseMissingValues, refuseUnknownOptions } from "./known-options.ts";
@@ -70,6 +71,7 @@ function buildCli() {
   registerAgentlessVote(cli);
   registerAgentless(cli, process.env);
   registerCommitTestgen(cli, process.env);
+  registerSft(cli, process.env);
   registerPipeline(cli, process.env);
   registerDemo(cli);
   registerCoverage(cli);
@@ -94,7 +96,7 @@ function isCacError(err: unknown): err is Error {
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS]);
+    argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS, ...SFT_COMMANDS]);
     if (argv.includes("--help") || argv.includes("-h")) {
       const agentless = agentlessStageHelp(argv);
       if (agentless !== undefined) {
