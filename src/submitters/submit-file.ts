@@ -66,6 +66,8 @@ export interface SubmitFileOptions extends BackendOptions {
   env: SubmitEnv;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Leave out request lines that are not valid (or that the backend cannot send), reporting each here, instead of refusing the file (`--skip-bad`). */
+  onBadLine?: (error: BatchlineError) => void;
 }
 
 /** What a finished submit produced, whichever backend ran it. */
@@ -268,6 +270,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       ...(concurrency ? { concurrency: Math.floor(concurrency) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(log ? { log } : {}),
+      ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
     });
     const missing = backend.missing ?? [];
     return {
@@ -299,6 +302,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     tokenLimitRetries: wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(log ? { log } : {}),
+    ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
   });
   const summary: SubmitFileSummary = { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
   if (s.failedBatches > 0) {
