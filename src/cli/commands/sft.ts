@@ -10,10 +10,11 @@ import { readPromptTemplate } from "../../sft/prompt.ts";
 import { SFT_FORMATS, type SftFormat, describeSummary, writeSftData } from "../../sft/sft-data.ts";
 import { SFT_SOURCES, type SftSourceName } from "../../sft/sources.ts";
 import { loadTokenizer } from "../../sft/tokenizer.ts";
+import { DEFAULT_BASE_MODEL, STAGES, TRL_VERSION, type TrlStage, trlCommands, trlConfigYaml } from "../../sft/trl-config.ts";
 import { writeOutput } from "../io.ts";
 import { stringOption } from "../options.ts";
 
-export const SFT_COMMANDS = ["sft kodcode", "sft testgeneval"] as const;
+export const SFT_COMMANDS = ["sft kodcode", "sft testgeneval", "sft trl-config"] as const;
 
 interface DataFlags {
   dataset?: string;
@@ -79,6 +80,45 @@ async function data(source: SftSourceName, flags: DataFlags, env: Record<string,
   log?.(describeSummary(summary));
 }
 
+interface TrlFlags {
+  stage?: string;
+  baseModel?: string;
+  adapterFrom?: string;
+  dataset?: string;
+  outputDir?: string;
+  epochs?: string;
+  maxSteps?: string;
+  maxLength?: string;
+  output?: string;
+}
+
+async function trlConfig(flags: TrlFlags): Promise<void> {
+  const stage = stringOption(flags.stage)?.toLowerCase();
+  if (!stage || !Object.hasOwn(STAGES, stage)) throw new UsageError(`sft trl-config needs --stage a, b or c${stage ? ` (got ${stage})` : ""}`);
+  const epochsText = stringOption(flags.epochs);
+  const epochs = epochsText === undefined ? undefined : Number(epochsText);
+  if (epochs !== undefined && !(epochs > 0)) throw new UsageError(`--epochs ${epochsText}: expected a number > 0 (0.5 for half an epoch)`);
+  const maxSteps = wholeNumber(flags.maxSteps, "--max-steps", 1);
+  if (epochs !== undefined && maxSteps !== undefined) throw new UsageError("give --epochs or --max-steps, not both");
+  const options = {
+    stage: stage as TrlStage,
+    ...(stringOption(flags.baseModel) ? { baseModel: stringOption(flags.baseModel)! } : {}),
+    ...(stringOption(flags.adapterFrom) ? { adapterFrom: stringOption(flags.adapterFrom)! } : {}),
+    ...(stringOption(flags.dataset) ? { dataset: stringOption(flags.dataset)! } : {}),
+    ...(stringOption(flags.outputDir) ? { outputDir: stringOption(flags.outputDir)! } : {}),
+    ...(epochs !== undefined ? { epochs } : {}),
+    ...(maxSteps !== undefined ? { maxSteps } : {}),
+    ...(flags.maxLength !== undefined ? { maxLength: wholeNumber(flags.maxLength, "--max-length", 1)! } : {}),
+  };
+  const output = stringOption(flags.output) ?? "-";
+  const yaml = trlConfigYaml(options);
+  await writeOutput(output, (async function* () {
+    yield yaml;
+  })());
+  const commands = trlCommands(options, output === "-" ? `sft_stage_${stage}.yaml` : output);
+  process.stderr.write(`sft trl-config: stage ${stage.toUpperCase()} for TRL ${TRL_VERSION}; run it with:\n${commands.map((c) => `  ${c}\n`).join("")}`);
+}
+
 export function registerSft(cli: CAC, env: Record<string, string | undefined>): void {
   for (const source of Object.keys(SFT_SOURCES) as SftSourceName[]) {
     const s = SFT_SOURCES[source];
@@ -104,4 +144,19 @@ export function registerSft(cli: CAC, env: Record<string, string | undefined>): 
       )
       .action((flags: DataFlags) => data(source, flags, env));
   }
+
+  cli
+    .command("sft trl-config", `The trl sft YAML config of a plan stage (QLoRA: 4-bit NF4, LoRA r16/alpha32/dropout0.05 on attention and MLP projections) and the command that runs it (TRL ${TRL_VERSION}); trains nothing`)
+    .option("--stage <a|b|c>", "a: KodCode, LR 2e-4, 1 epoch; b: TestGenEval, LR 1e-4, 1 epoch; c: failure->fix traces, LR 5e-5, 300 steps")
+    .option("--base-model <id>", `Base model (default ${DEFAULT_BASE_MODEL})`)
+    .option("--adapter-from <dir>", "The earlier stage's adapter: merged into its base as <dir>-merged, which this stage trains on")
+    .option("--dataset <file>", "The SFT JSONL written by batchline sft (default stage_<x>.jsonl)")
+    .option("--output-dir <dir>", "Where TRL saves the adapter (default outputs/stage_<x>)")
+    .option("--epochs <n>", "Epochs (0.5 for half of one; default 1)")
+    .option("--max-steps <n>", "Steps instead of epochs (default 300 for stage c)")
+    .option("--max-length <n>", "max_length in tokens (default 2048)")
+    .option("-o, --output <path>", "The YAML file, or - (default)")
+    .example("npx batchline sft trl-config --stage a -o stage_a.yaml")
+    .example("npx batchline sft trl-config --stage b --adapter-from outputs/stage_a --epochs 0.5 -o stage_b.yaml")
+    .action(trlConfig);
 }
