@@ -28,6 +28,7 @@ import { SFT_COMMANDS, registerSft } from "./commands/sft.ts";
 import { SFT_EVAL_COMMANDS, registerSftEval } from "./commands/sft-eval.ts";
 import { printStageHelp, registerStageCommands } from "./commands/stage.ts";
 import { registerValidate } from "./commands/validate.ts";
+import { registerView } from "./commands/view.ts";
 import { knownOptions, refuseMissingValues, refuseUnknownOptions } from "./known-options.ts";
 import { normalizeOptions } from "./options.ts";
 import { shutdown } from "./shutdown.ts";
@@ -77,6 +78,7 @@ function buildCli() {
   registerPipeline(cli, process.env);
   registerDemo(cli);
   registerCoverage(cli);
+  registerView(cli, process.env);
   registerStageCommands(cli, OWN_COMMAND_PIPELINES);
   cli.help();
   cli.version(packageVersion());
