@@ -61,7 +61,7 @@ function buildCli() {
   registerRetry(cli);
   registerSchema(cli);
   registerPlan(cli);
-  registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY });
+  registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY, serveKey: process.env.BATCHLINE_SERVE_API_KEY, dataHome: process.env.XDG_DATA_HOME });
   registerSubmit(cli, {
     OPENAI_API_KEY: process.env.OPENAI_API_KEY,
     OPENAI_BASE_URL: process.env.OPENAI_BASE_URL,
