@@ -31,7 +31,7 @@ function packageVersion(): string {
 }
 
 /** Pipelines whose stages run through a command of their own rather than the generic stage runner. */
-const OWN_COMMAND_PIPELINES = ["agentless", "commit-testgen"];
+const OWN_COMMAND_PIPELINES = ["agentless", "commit-testgen", "sft"];
 
 /**
  * The command table: each command's name(s) and how to register it. A command's module (and what
@@ -70,6 +70,8 @@ const COMMANDS: { names: readonly string[]; register: (cli: CAC) => Promise<void
     names: ["commit-testgen extract", "commit-testgen gen", "commit-testgen proc", "commit-testgen run"],
     register: async (cli) => (await import("./commands/commit-testgen.ts")).registerCommitTestgen(cli, process.env),
   },
+  { names: ["sft kodcode", "sft testgeneval", "sft trl-config"], register: async (cli) => (await import("./commands/sft.ts")).registerSft(cli, process.env) },
+  { names: ["sft eval gen", "sft eval run", "sft eval score"], register: async (cli) => (await import("./commands/sft-eval.ts")).registerSftEval(cli, process.env) },
   { names: ["pipeline"], register: async (cli) => (await import("./commands/pipeline.ts")).registerPipeline(cli, process.env) },
   { names: ["demo"], register: async (cli) => (await import("./commands/demo.ts")).registerDemo(cli) },
   { names: ["coverage"], register: async (cli) => (await import("./commands/coverage.ts")).registerCoverage(cli) },
