@@ -153,13 +153,14 @@ async function files(runs: number, before: string | undefined): Promise<BenchRow
     { name: `merge${suffix}`, mb: outMb, args: [cli, "merge", outputs, "-o", out, "-q"], check: identical(outputs), baseline: "copy", target: 0.5 },
     { name: `retry${suffix}`, mb: inMb + outMb, args: [cli, "retry", input.path, outputs, "-o", out, "-q"], check: lineCount(failures), baseline: "copy", note: "parses every output line (the class needs the answer)" },
     { name: `validate --requests${suffix}`, mb: 2 * outMb + inMb, args: [cli, "validate", outputs, "--kind", "output", "--requests", input.path, "-q"], check: undefined, baseline: "copy", note: "schema pass over the outputs, then the join" },
-    { name: `requests rewrite${suffix}`, mb: inMb, args: [cli, "requests", "rewrite", "-i", input.path, "-o", out, "--model", "gpt-4.1-mini", "--max-tokens", "4096", "-q"], check: lineCount(input.meta.lines), baseline: "ceiling", target: 1.5 },
+    { name: `requests rewrite${suffix}`, mb: inMb, args: [cli, "requests", "rewrite", "-i", input.path, "-o", out, "--model", "gpt-4.1-mini", "--max-tokens", "4096", "-q"], check: lineCount(input.meta.lines), baseline: "ceiling", target: 1.5, note: "--workers auto (one per core, up to 4)" },
+    { name: `requests rewrite --workers 1${suffix}`, mb: inMb, args: [cli, "requests", "rewrite", "-i", input.path, "-o", out, "--model", "gpt-4.1-mini", "--max-tokens", "4096", "--workers", "1", "-q"], check: lineCount(input.meta.lines), baseline: "ceiling" },
   ];
   // The CLI's start-up (loading its modules) is part of every command's wall time; on a small file it is a large part.
   const startup = await best(runs, "start-up", () => timed("node", [CLI, "slice", TINY_REQUESTS, "--shard", "0/1", "-q"]));
   rows.push({ section: "files", name: "cli start-up (slice of a 4-line file)", value: startup.wall, unit: "s", rssMb: startup.rssMb, note: "included in every command row" });
   const copyMbps = inMb / copy.wall;
-  const specs = [...cliRows(CLI, ""), ...(before ? cliRows(before, " (before)").filter((s) => /^(slice|merge|demux|requests rewrite)/.test(s.name)) : [])];
+  const specs = [...cliRows(CLI, ""), ...(before ? cliRows(before, " (before)").filter((s) => /^(slice|merge|demux|requests rewrite \(before\))/.test(s.name)) : [])];
   for (const s of specs) {
     // validate exits 1 when it finds problems: the expired lines are not problems, so 0 is expected.
     const t = await run(s.name, "node", s.args, s.check);
