@@ -5,6 +5,7 @@
  * started over (changed requests, --start-from) first removes that state.
  */
 import { rm } from "node:fs/promises";
+import { removeCacheWork } from "../../cache/cached-submit.ts";
 import { journalPathFor } from "../../submitters/direct-runner.ts";
 import { loadState, statePathFor } from "../../submitters/state.ts";
 import { submitFile } from "../../submitters/submit-file.ts";
@@ -28,6 +29,7 @@ export async function resetSubmit(output: string): Promise<void> {
   await rm(`${output}.chunks`, { recursive: true, force: true });
   await rm(journalPathFor(output), { force: true });
   await rm(output, { force: true });
+  await removeCacheWork(output);
 }
 
 /** On a resume, a state made for another request file cannot be resumed: start over. */
