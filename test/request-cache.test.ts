@@ -47,7 +47,8 @@ describe("request cache (CLI)", () => {
       assert.equal(server.requests(), sentFirst, "the second run sent nothing");
       assert.match(second.stderr, /^pipeline: submit_step1: cache: all 4 line\(s\) answered from .*; nothing to send$/m);
       assert.match(second.stderr, /^pipeline: submit_step2: cache: all 3 line\(s\) answered from .*; nothing to send$/m);
-      const files = async (w: string) => new Map([...(await readTree(w))].filter(([p]) => p.endsWith(".jsonl") || p.startsWith("save/")));
+      // Every step's file and save/; not the batch's own work files (<output>.chunks/), which only a run that sent has.
+      const files = async (w: string) => new Map([...(await readTree(w))].filter(([p]) => (p.endsWith(".jsonl") || p.startsWith("save/")) && !p.includes(".chunks/")));
       const [a, b] = [await files(join(dir, "run1")), await files(join(dir, "run2"))];
       assert.ok(a.size > 5);
       assert.deepEqual([...b.keys()].sort(), [...a.keys()].sort());

@@ -206,6 +206,25 @@ async function storeSuccesses(cache: ResponseCache, target: { requests: string; 
   return stored;
 }
 
+/** True when an unfinished cached submit beside `output` was sending lines that `requests` no longer has as they were. */
+export async function staleCacheWork(requests: string, output: string): Promise<boolean> {
+  const misses = join(cacheWorkDirFor(output), "misses.jsonl");
+  const pending = new Map<string, string>();
+  try {
+    for await (const { text } of readJsonlLines(createReadStream(misses))) pending.set((JSON.parse(text) as BatchRequest).custom_id, text);
+  } catch {
+    return false; // none, or unreadable: the next submit looks up again
+  }
+  let same = 0;
+  for await (const { text } of readJsonlLines(createReadStream(requests, { highWaterMark: 1 << 20 }))) {
+    const id = (JSON.parse(text) as BatchRequest).custom_id;
+    if (!pending.has(id)) continue;
+    if (pending.get(id) !== text) return true;
+    same++;
+  }
+  return same !== pending.size;
+}
+
 /** Removes what a cached submit keeps beside its output (the pipeline's start-over uses it). */
 export async function removeCacheWork(output: string): Promise<void> {
   await rm(cacheWorkDirFor(output), { recursive: true, force: true });

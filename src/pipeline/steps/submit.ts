@@ -5,7 +5,7 @@
  * started over (changed requests, --start-from) first removes that state.
  */
 import { rm } from "node:fs/promises";
-import { removeCacheWork } from "../../cache/cached-submit.ts";
+import { removeCacheWork, staleCacheWork } from "../../cache/cached-submit.ts";
 import { journalPathFor } from "../../submitters/direct-runner.ts";
 import { loadState, statePathFor } from "../../submitters/state.ts";
 import { submitFile } from "../../submitters/submit-file.ts";
@@ -35,7 +35,7 @@ export async function resetSubmit(output: string): Promise<void> {
 /** On a resume, a state made for another request file cannot be resumed: start over. */
 async function resetStaleSubmit(requests: string, output: string): Promise<void> {
   const state = await loadState(statePathFor(output)).catch(() => undefined);
-  if (state && state.requests.sha256 !== (await fileHash(requests))) await resetSubmit(output);
+  if ((state && state.requests.sha256 !== (await fileHash(requests))) || (await staleCacheWork(requests, output))) await resetSubmit(output);
 }
 
 /** The replay recording the options name for this step, if any. */
