@@ -47,6 +47,8 @@ describe("request cache (CLI)", () => {
       assert.equal(server.requests(), sentFirst, "the second run sent nothing");
       assert.match(second.stderr, /^pipeline: submit_step1: cache: all 4 line\(s\) answered from .*; nothing to send$/m);
       assert.match(second.stderr, /^pipeline: submit_step2: cache: all 3 line\(s\) answered from .*; nothing to send$/m);
+      const report = JSON.parse(await readFile(join(dir, "run2", "report.json"), "utf8"));
+      assert.deepEqual([report.steps.submit_step1.fromCache, report.steps.submit_step2.fromCache], [4, 3]);
       // Every step's file and save/; not the batch's own work files (<output>.chunks/), which only a run that sent has.
       const files = async (w: string) => new Map([...(await readTree(w))].filter(([p]) => (p.endsWith(".jsonl") || p.startsWith("save/")) && !p.includes(".chunks/")));
       const [a, b] = [await files(join(dir, "run1")), await files(join(dir, "run2"))];

@@ -68,13 +68,15 @@ export function submit<Options = any>(name: string, o: SubmitStepOptions<Options
       if (!ctx.resume) await resetSubmit(output);
       else await resetStaleSubmit(requests, output);
       const prices = ctx.prices;
+      let fromCache = 0;
       if ((await countLines(requests)) === 0) {
         await writeLines(output, []);
       } else {
-        await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, log: (line) => ctx.log(`${ctx.name}: ${line}`), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        ({ fromCache = 0 } = await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, log: (line) => ctx.log(`${ctx.name}: ${line}`), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
       }
       const usage = await submitUsage(output, prices);
-      return { produced: usage.succeeded, summary: { ...usage } };
+      // fromCache: lines the request cache answered (not sent, not paid for this time)
+      return { produced: usage.succeeded, summary: { ...usage, ...(fromCache > 0 ? { fromCache } : {}) } };
     },
     async account(ctx) {
       const expected = new Set<string>();
