@@ -15,7 +15,7 @@ import { readJsonlLines } from "../core/jsonl.ts";
 import { acquireLock } from "../internal/run-lock.ts";
 import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
 import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
-import { ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
+import { ANTHROPIC_API_VERSION, ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
 import type { BatchBackend } from "./types.ts";
 import { submitThroughCache } from "../cache/cached-submit.ts";
@@ -78,6 +78,8 @@ export interface SubmitFileOptions extends BackendOptions {
   env: SubmitEnv;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Leave out request lines that are not valid (or that the backend cannot send), reporting each here, instead of refusing the file (`--skip-bad`). */
+  onBadLine?: (error: BatchlineError) => void;
 }
 
 /** What a finished submit produced, whichever backend ran it. */
@@ -149,14 +151,15 @@ function anthropicVersionFor(name: string, flag: unknown, env: SubmitEnv): strin
 }
 
 /** A batch backend by name, with its key and base URL from `env` (`baseUrl` wins over the env's), and for anthropic-batch its API version. */
-export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null }> {
+export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null; apiVersion: string | null }> {
   if (!isBatchBackend(name)) throw new UsageError(`unknown backend ${name}; backends: ${backendNames().join(", ")}`);
   const anthropic = name === "anthropic-batch";
   const anthropicVersion = anthropicVersionFor(name, anthropicVersionFlag, env);
   const baseURL = baseUrl ?? (anthropic ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL);
   const apiKey = anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY;
   if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
-  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}) }), baseURL: baseURL ?? null };
+  const backend = await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}) });
+  return { backend, baseURL: baseURL ?? null, apiVersion: anthropic ? (anthropicVersion ?? ANTHROPIC_API_VERSION) : null };
 }
 
 /**
@@ -303,6 +306,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       ...(concurrency ? { concurrency: Math.floor(concurrency) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(log ? { log } : {}),
+      ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
     });
     const missing = backend.missing ?? [];
     return {
@@ -317,7 +321,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     };
   }
   const retryFailed = retryRounds(options.retryFailed);
-  const { backend, baseURL } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion));
+  const { backend, baseURL, apiVersion } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion));
   const maxChunkLines = positive(options.maxChunkLines, "--max-chunk-lines");
   const maxChunkMb = positive(options.maxChunkMb, "--max-chunk-mb");
   const s = await runBatchJob(backend, {
@@ -327,6 +331,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     output,
     retryFailed,
     baseURL,
+    apiVersion,
     pollIntervalMs: millis(options.pollInterval, "--poll-interval", 5),
     maxPollIntervalMs: millis(options.maxPollInterval, "--max-poll-interval", 60),
     createIntervalMs: millis(options.createInterval, "--create-interval", 1),
@@ -334,6 +339,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     tokenLimitRetries: wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(log ? { log } : {}),
+    ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
   });
   return { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
 }
