@@ -239,6 +239,25 @@ for (let round = 0; ; round++) {
     assert.match(unknown.stderr, /^batchline: cache clear: expected stats, prune or verify$/m);
   });
 
+  it("--skip-bad with the cache: bad lines are reported once and left out, the good ones answered from the cache", async () => {
+    const cache = join(dir, "skip-cache");
+    const requests = join(dir, "skip.jsonl");
+    await writeFile(requests, [line("a", "one"), "{oops", line("b", "two"), line("a", "again")].join("\n") + "\n");
+    const recording = join(dir, "skip-rec.jsonl");
+    await writeFile(recording, ["a", "b"].map((id) => JSON.stringify({ id: `r-${id}`, custom_id: id, response: { status_code: 200, request_id: "q", body: {} }, error: null })).join("\n") + "\n");
+    const submit = (out: string) => runCli(["submit", "replay", requests, "-o", join(dir, out), "--from", recording, "--cache", cache, "--skip-bad"]);
+    const first = await submit("skip1.jsonl");
+    assert.equal(first.code, 0, first.stderr);
+    assert.match(first.stderr, /submit: skipped 2 bad line\(s\)/);
+    const second = await submit("skip2.jsonl");
+    assert.equal(second.code, 0, second.stderr);
+    assert.match(second.stderr, /submit: skipped 2 bad line\(s\)/);
+    assert.match(second.stderr, /all 2 answered from the cache/);
+    const [one, two] = [await readFile(join(dir, "skip1.jsonl"), "utf8"), await readFile(join(dir, "skip2.jsonl"), "utf8")];
+    assert.equal(two, one);
+    assert.deepEqual((await outLines(join(dir, "skip2.jsonl"))).map((l) => l.custom_id), ["a", "b"]);
+  });
+
   it("the default cache is $XDG_CACHE_HOME/batchline/responses, else ~/.cache/batchline/responses; BATCHLINE_CACHE=off turns it off", async () => {
     const recording = join(dir, "rec-default.jsonl");
     const requests = join(dir, "default.jsonl");

@@ -37,6 +37,8 @@ export interface CachedSubmitOptions {
   scope: CacheScope;
   ignore: KeyIgnore;
   log?: ((line: string) => void) | undefined;
+  /** `--skip-bad`: a bad request line is reported here and left out (not looked up, not sent, not in the output). */
+  onBadLine?: ((error: BatchlineError) => void) | undefined;
   /** Sends `requests` through the backend into `output` (a request file and an output path of its own). */
   send: (requests: string, output: string) => Promise<SentSummary>;
 }
@@ -103,11 +105,15 @@ export async function submitThroughCache(o: CachedSubmitOptions): Promise<Cached
     let total = 0;
     let hits = 0;
     let missCount = 0;
+    // --skip-bad: the lines left out here (1-based), so the backend never sees them and the output skips them.
+    const badLines = new Set<number>();
+    const onBadLine = o.onBadLine;
+    const readOptions = onBadLine ? { onBadLine: (err: BatchlineError, line: number) => (badLines.add(line), onBadLine(err)) } : {};
     if (target?.output !== o.output) {
       const hitFile = await openAtomic(hitsPath);
       const missFile = resumeMisses ? undefined : await openAtomic(misses);
       try {
-        for await (const { text, request } of readRequestFile(o.requests)) {
+        for await (const { text, request } of readRequestFile(o.requests, readOptions)) {
           total++;
           if (resumeMisses?.has(request.custom_id)) {
             if (resumeMisses.get(request.custom_id) !== text) throw new BatchlineError(`${o.requests} changed since the unfinished run in ${work} began (custom_id=${request.custom_id}); use another -o, or move ${work} away to start over`);
@@ -133,14 +139,14 @@ export async function submitThroughCache(o: CachedSubmitOptions): Promise<Cached
         await missFile?.abort();
         throw err;
       }
-      if (hits === 0) {
+      if (hits === 0 && badLines.size === 0) {
         // Nothing from the cache: the backend gets the user's file and writes the output itself, as without a cache.
         await rm(work, { recursive: true, force: true });
         target = { requests: o.requests, output: o.output };
       } else if (missCount > 0) {
         target ??= { requests: misses, output: sentOut };
-        o.log?.(`cache: ${hits} of ${total} line(s) answered from ${o.cacheDir}; sending the other ${missCount}`);
-      } else {
+        if (hits > 0) o.log?.(`cache: ${hits} of ${total} line(s) answered from ${o.cacheDir}; sending the other ${missCount}`);
+      } else if (hits > 0) {
         o.log?.(`cache: all ${total} line(s) answered from ${o.cacheDir}; nothing to send`);
       }
     }
@@ -154,9 +160,12 @@ export async function submitThroughCache(o: CachedSubmitOptions): Promise<Cached
     const tally: AnswerTally = { succeeded: 0, failed: 0, byCode: {} };
     let count = 0;
     async function* lines(): AsyncGenerator<string> {
-      for await (const { text } of readJsonlLines(createReadStream(o.requests, { highWaterMark: 1 << 20 }))) {
+      for await (const { line, text } of readJsonlLines(createReadStream(o.requests, { highWaterMark: 1 << 20 }))) {
+        if (badLines.has(line)) continue;
         const id = (JSON.parse(text) as BatchRequest).custom_id;
         const from = hitsIndex?.has(id) ? hitsIndex : sentIndex;
+        // --skip-bad: a line the backend refused and left out has no answer, and no output line
+        if (onBadLine && !from?.has(id)) continue;
         count++;
         yield (await mergedLine(from ? [from] : [], id, tally, "no answer was recorded for this request"))!;
       }
@@ -175,7 +184,7 @@ export async function submitThroughCache(o: CachedSubmitOptions): Promise<Cached
     const head = `${o.output}: ${total} lines, ${tally.succeeded} succeeded, ${tally.failed} failed${codes ? ` (${codes})` : ""}`;
     const storedNote = stored > 0 ? `; ${stored} new answer(s) stored in the cache` : "";
     let line: string;
-    if (!sent) line = `${head}; all ${hits} answered from the cache (${o.cacheDir}), nothing sent`;
+    if (!sent) line = hits > 0 ? `${head}; all ${hits} answered from the cache (${o.cacheDir}), nothing sent` : `${head}; nothing to send`;
     else if (hits === 0) line = `${sent.line}${storedNote}`;
     else line = `${head}; ${hits} answered from the cache, ${total - hits} sent${storedNote} [sent: ${sent.line}]`;
     return { output: o.output, total, ...tally, fromCache: hits, sent: total - hits, stored, failedBatches: sent?.failedBatches ?? 0, missing: sent?.missing ?? [], line };
@@ -217,7 +226,12 @@ export async function staleCacheWork(requests: string, output: string): Promise<
   }
   let same = 0;
   for await (const { text } of readJsonlLines(createReadStream(requests, { highWaterMark: 1 << 20 }))) {
-    const id = (JSON.parse(text) as BatchRequest).custom_id;
+    let id: string;
+    try {
+      id = (JSON.parse(text) as BatchRequest).custom_id;
+    } catch {
+      continue; // a bad line: never sent
+    }
     if (!pending.has(id)) continue;
     if (pending.get(id) !== text) return true;
     same++;
