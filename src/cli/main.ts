@@ -47,7 +47,8 @@ const COMMANDS: { names: readonly string[]; register: (cli: CAC) => Promise<void
   { names: ["merge"], register: async (cli) => (await import("./commands/merge.ts")).registerMerge(cli) },
   { names: ["retry"], register: async (cli) => (await import("./commands/retry.ts")).registerRetry(cli) },
   { names: ["schema"], register: async (cli) => (await import("./commands/schema.ts")).registerSchema(cli) },
-  { names: ["plan"], register: async (cli) => (await import("./commands/plan.ts")).registerPlan(cli) },
+  { names: ["plan"], register: async (cli) => (await import("./commands/plan.ts")).registerPlan(cli, process.env) },
+  { names: ["cache"], register: async (cli) => (await import("./commands/cache.ts")).registerCache(cli, process.env) },
   { names: ["serve"], register: async (cli) => (await import("./commands/serve.ts")).registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY, serveKey: process.env.BATCHLINE_SERVE_API_KEY, dataHome: process.env.XDG_DATA_HOME }) },
   {
     names: ["submit", "batch"],
