@@ -16,7 +16,8 @@ after(() => cleanup());
 
 const user = (content: unknown) => ({ role: "user", content });
 const line = (custom_id: string, body: Record<string, unknown>) => JSON.stringify({ custom_id, method: "POST", url: "/v1/chat/completions", body });
-const env = (extra: Record<string, string> = {}) => ({ GEMINI_API_KEY: "k", GOOGLE_API_KEY: "", GEMINI_BASE_URL: "", ...extra });
+/** The SDK's own environment switches are set to mislead it: the backend must not follow them. */
+const env = (extra: Record<string, string> = {}) => ({ GEMINI_API_KEY: "k", GOOGLE_API_KEY: "", GEMINI_BASE_URL: "", GOOGLE_GENAI_USE_VERTEXAI: "true", GOOGLE_GEMINI_BASE_URL: "http://127.0.0.1:9", GOOGLE_GENAI_API_VERSION: "v1", ...extra });
 const fast = ["--poll-interval", "0.02", "--max-poll-interval", "0.05", "--create-interval", "0"];
 type Out = { custom_id: string; response: { status_code: number; body: any } | null; error: { code: string; message: string } | null };
 
