@@ -250,7 +250,8 @@ describe("serve: keys and shared limits", () => {
 
   it("two batches share one upstream limit, and both make progress from the start", async () => {
     const chat = await startChatServer({ latencyMs: 20 });
-    const serve = await startServe(["--upstream", chat.baseURL, "--concurrency", "3", "-q"]);
+    const xdg = join(dir, "xdg");
+    const serve = await startServe(["--upstream", chat.baseURL, "--concurrency", "3", "--data-dir", "-q"], { XDG_DATA_HOME: xdg });
     try {
       const client = new OpenAI({ apiKey: "local", baseURL: serve.url, maxRetries: 0 });
       const a = join(dir, "fair-a.jsonl");
@@ -264,6 +265,7 @@ describe("serve: keys and shared limits", () => {
       assert.equal(chat.maxInFlight, 3, "the limit is used");
       const order = [...chat.calls.keys()];
       assert.ok(order.indexOf("fairb-000") < order.lastIndexOf("faira-023") - 6, `the second batch started long before the first ended: ${order.join(" ")}`);
+      assert.ok((await readdir(join(xdg, "batchline/serve"))).includes("serve.db"), "--data-dir with no value keeps state under $XDG_DATA_HOME/batchline/serve");
     } finally {
       serve.child.kill("SIGTERM");
       await serve.exited;
