@@ -15,9 +15,13 @@ import { readJsonlLines } from "../core/jsonl.ts";
 import { acquireLock } from "../internal/run-lock.ts";
 import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
 import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
-import { ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
+import { ANTHROPIC_API_VERSION, ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
 import type { BatchBackend } from "./types.ts";
+import { submitThroughCache } from "../cache/cached-submit.ts";
+import { cacheScopeFor } from "../cache/cache-scope.ts";
+import { parseKeyIgnore } from "../cache/request-key.ts";
+import { cacheDirFor } from "../cache/response-cache.ts";
 
 /** What the caller read from the environment (the CLI's main.ts is the only module that reads env). */
 export interface SubmitEnv {
@@ -27,6 +31,14 @@ export interface SubmitEnv {
   ANTHROPIC_BASE_URL?: string | undefined;
   /** anthropic-batch's API version when --anthropic-version is not given (default ANTHROPIC_API_VERSION, 2026-10-21). */
   ANTHROPIC_VERSION?: string | undefined;
+  /** gemini-batch's key: GEMINI_API_KEY, else GOOGLE_API_KEY. */
+  GEMINI_API_KEY?: string | undefined;
+  GOOGLE_API_KEY?: string | undefined;
+  GEMINI_BASE_URL?: string | undefined;
+  /** The request cache: BATCHLINE_CACHE (a directory, or `off`), else XDG_CACHE_HOME, else HOME (see src/cache/response-cache.ts). */
+  BATCHLINE_CACHE?: string | undefined;
+  XDG_CACHE_HOME?: string | undefined;
+  HOME?: string | undefined;
 }
 
 /** Backend options as typed on the command line (numbers may be strings); each is checked here. */
@@ -57,6 +69,10 @@ export interface BackendOptions {
   from?: string | undefined;
   /** anthropic-batch: the anthropic-version to send and translate for (wins over env ANTHROPIC_VERSION). */
   anthropicVersion?: string | undefined;
+  /** The request cache's directory; false (`--no-cache`) turns it off; absent or true: from env. */
+  cache?: string | boolean | undefined;
+  /** What the cache key leaves out (default custom_id; the pass stays in). */
+  cacheKeyIgnore?: string | undefined;
 }
 
 /** One submit: the request file (a path), the output, the backend's options, and where lines of progress go. */
@@ -81,6 +97,8 @@ export interface SubmitFileSummary {
   failedBatches: number;
   /** Replay: custom_ids the recording does not have. */
   missing: string[];
+  /** Lines answered from the request cache (never sent). */
+  fromCache?: number;
   /** One line for a human. */
   line: string;
 }
@@ -136,15 +154,25 @@ function anthropicVersionFor(name: string, flag: unknown, env: SubmitEnv): strin
   return version;
 }
 
+/** A batch backend's key and base URL from `env`; a usage error naming the variables when there is no key. */
+function batchCredentials(name: string, env: SubmitEnv): { apiKey: string; baseURL: string | undefined } {
+  const [apiKey, baseURL, hint] =
+    name === "anthropic-batch" ? [env.ANTHROPIC_API_KEY, env.ANTHROPIC_BASE_URL, "ANTHROPIC_API_KEY"]
+    : name === "gemini-batch" ? [env.GEMINI_API_KEY || env.GOOGLE_API_KEY, env.GEMINI_BASE_URL, "GEMINI_API_KEY or GOOGLE_API_KEY"]
+    : [env.OPENAI_API_KEY, env.OPENAI_BASE_URL, "OPENAI_API_KEY (any value for a local batchline serve)"];
+  if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${hint}`);
+  return { apiKey, baseURL: baseURL || undefined };
+}
+
 /** A batch backend by name, with its key and base URL from `env` (`baseUrl` wins over the env's), and for anthropic-batch its API version. */
-export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null }> {
+export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null; apiVersion: string | null }> {
   if (!isBatchBackend(name)) throw new UsageError(`unknown backend ${name}; backends: ${backendNames().join(", ")}`);
-  const anthropic = name === "anthropic-batch";
   const anthropicVersion = anthropicVersionFor(name, anthropicVersionFlag, env);
-  const baseURL = baseUrl ?? (anthropic ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL);
-  const apiKey = anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY;
-  if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
-  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}) }), baseURL: baseURL ?? null };
+  const credentials = batchCredentials(name, env);
+  const apiKey = credentials.apiKey;
+  const baseURL = baseUrl ?? credentials.baseURL;
+  const backend = await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}) });
+  return { backend, baseURL: baseURL ?? null, apiVersion: name === "anthropic-batch" ? (anthropicVersion ?? ANTHROPIC_API_VERSION) : null };
 }
 
 /**
@@ -154,9 +182,9 @@ export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: s
 export async function checkBackendOptions(name: string, options: BackendOptions, env: SubmitEnv): Promise<void> {
   checkBackendName(name);
   anthropicVersionFor(name, options.anthropicVersion, env);
+  parseKeyIgnore(options.cacheKeyIgnore);
   if (isBatchBackend(name)) {
-    const anthropic = name === "anthropic-batch";
-    if (!(anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY)) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
+    batchCredentials(name, env);
     retryRounds(options.retryFailed);
     positive(options.maxChunkLines, "--max-chunk-lines");
     positive(options.maxChunkMb, "--max-chunk-mb");
@@ -251,11 +279,32 @@ export async function submitFile(name: string, options: SubmitFileOptions): Prom
   await mkdir(dirname(resolve(output)), { recursive: true });
   // One submit per output at a time: a second one would upload and pay for the same lines again.
   const release = await acquireLock(`${output}.lock`, output, (line) => options.log?.(`submit: ${line}`));
+  let summary: SubmitFileSummary;
   try {
-    return await submitLocked(name, options);
+    const cacheDir = cacheDirFor(options.cache, options.env);
+    if (cacheDir === undefined) {
+      summary = await submitLocked(name, options);
+    } else {
+      const s = await submitThroughCache({
+        requests: options.requests,
+        output,
+        cacheDir,
+        scope: await cacheScopeFor(name, options, { ...options.env }),
+        ignore: parseKeyIgnore(options.cacheKeyIgnore),
+        log: options.log,
+        onBadLine: options.onBadLine,
+        send: (requests, out) => submitLocked(name, { ...options, requests, output: out }),
+      });
+      summary = { output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: s.missing, fromCache: s.fromCache, line: s.line };
+    }
   } finally {
     await release();
   }
+  if (summary.failedBatches > 0) {
+    options.log?.(summary.line);
+    throw new BatchlineError(`${summary.failedBatches} batch(es) failed as a whole (see the errors above); their lines are failures in ${summary.output}`);
+  }
+  return summary;
 }
 
 async function submitLocked(name: string, options: SubmitFileOptions): Promise<SubmitFileSummary> {
@@ -285,7 +334,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     };
   }
   const retryFailed = retryRounds(options.retryFailed);
-  const { backend, baseURL } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion));
+  const { backend, baseURL, apiVersion } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion));
   const maxChunkLines = positive(options.maxChunkLines, "--max-chunk-lines");
   const maxChunkMb = positive(options.maxChunkMb, "--max-chunk-mb");
   const s = await runBatchJob(backend, {
@@ -295,6 +344,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     output,
     retryFailed,
     baseURL,
+    apiVersion,
     pollIntervalMs: millis(options.pollInterval, "--poll-interval", 5),
     maxPollIntervalMs: millis(options.maxPollInterval, "--max-poll-interval", 60),
     createIntervalMs: millis(options.createInterval, "--create-interval", 1),
@@ -304,10 +354,5 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     ...(log ? { log } : {}),
     ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
   });
-  const summary: SubmitFileSummary = { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
-  if (s.failedBatches > 0) {
-    log?.(summary.line);
-    throw new BatchlineError(`${s.failedBatches} batch(es) failed as a whole (see the errors above); their lines are failures in ${s.output}`);
-  }
-  return summary;
+  return { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
 }

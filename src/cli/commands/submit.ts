@@ -56,9 +56,18 @@ export async function submit(backendName: string, requests: string, options: Sub
   }
 }
 
-async function batchCommand(action: string, statePath: string, options: { output?: string; quiet?: boolean; baseUrl?: string }, env: SubmitEnv): Promise<void> {
+interface BatchCommandOptions {
+  output?: string;
+  quiet?: boolean;
+  baseUrl?: string;
+  anthropicVersion?: string;
+}
+
+async function batchCommand(action: string, statePath: string, options: BatchCommandOptions, env: SubmitEnv): Promise<void> {
   const state = await loadJobState(statePath);
-  const { backend } = await makeBatchBackend(state.backend, env, stringOption(options.baseUrl) ?? state.baseURL ?? undefined);
+  // the API version the run used (recorded in its state) unless --anthropic-version says otherwise
+  const version = stringOption(options.anthropicVersion) ?? state.apiVersion ?? undefined;
+  const { backend } = await makeBatchBackend(state.backend, env, stringOption(options.baseUrl) ?? state.baseURL ?? undefined, state.backend === "anthropic-batch" ? version : stringOption(options.anthropicVersion));
   if (action === "status") {
     for (const row of await jobStatus(backend, state)) {
       const counts = row.counts ? ` ${row.counts.completed} completed, ${row.counts.failed} failed of ${row.counts.total}` : "";
@@ -95,6 +104,9 @@ export const SUBMIT_BACKEND_OPTIONS: readonly [flag: string, description: string
   ["--timeout <s>", "openai-compatible: seconds per attempt (default 600)"],
   ["--max-retries <n>", "openai-compatible: retries on 429/5xx/timeouts, honouring Retry-After (default 5)"],
   ["--retry-backoff <s>", "openai-compatible: first wait before a retry, doubling each time up to 60 s (default 1)"],
+  ["--cache [dir]", "Request cache: answer lines asked before from here, store new successes (default: BATCHLINE_CACHE, else $XDG_CACHE_HOME/batchline/responses, else ~/.cache/batchline/responses)"],
+  ["--no-cache", "Send every line; read and store nothing in the request cache (also BATCHLINE_CACHE=off)"],
+  ["--cache-key-ignore <fields>", "What the cache key leaves out: custom_id (default; its __pass<N> stays in), body.<field>, or none"],
   ["--max-cost <usd>", "Refuse to start if the plan's estimate is above this (see batchline plan)"],
   ["--price-table <file>", "With --max-cost: JSON price table instead of the bundled one"],
   ["--output-tokens <n>", "With --max-cost: assume n output tokens per request instead of max_tokens"],
@@ -112,6 +124,7 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .option("-q, --quiet", "No progress on stderr")
     .example("OPENAI_API_KEY=sk-... batchline submit openai-batch batch_requests_step1.jsonl -o batch_output_step1.jsonl --retry-failed 2")
     .example("OPENAI_API_KEY=local OPENAI_BASE_URL=http://127.0.0.1:8089/v1 batchline submit openai-batch requests.jsonl -o out.jsonl")
+    .example("GEMINI_API_KEY=... batchline submit gemini-batch requests.jsonl -o out.jsonl --retry-failed 1")
     .example("batchline submit openai-compatible requests.jsonl -o out.jsonl --base-url http://127.0.0.1:8000/v1 --concurrency 64")
     .example("batchline submit replay requests.jsonl -o out.jsonl --from old_output.jsonl")
     .option(...INPUT_OPTION)
@@ -121,8 +134,9 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .command("batch <action> <state>", "Look at or stop a submitted job: status, cancel, download (<state> is <output>.state.json)")
     .option("-o, --output <path>", "download: where to write what has ended (default: the job's output)")
     .option("--base-url <url>", "API base URL (default: the one the job used)")
+    .option("--anthropic-version <date>", "anthropic-batch: API version to use (default: the one the job used, recorded in its state file)")
     .option("-q, --quiet", "No progress on stderr")
     .example("batchline batch status out.jsonl.state.json")
-    .action((action: string, state: string, options: { output?: string; quiet?: boolean; baseUrl?: string }) => batchCommand(action, state, options, env));
+    .action((action: string, state: string, options: BatchCommandOptions) => batchCommand(action, state, options, env));
 }
 
