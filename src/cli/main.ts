@@ -34,25 +34,27 @@ function packageVersion(): string {
 const OWN_COMMAND_PIPELINES = ["agentless", "commit-testgen", "sft"];
 
 /**
- * The command table: each command's name(s) and how to register it. A command's module (and what
- * it imports: zod, the SDKs, parquet, ...) is loaded only when argv names that command, so
- * `batchline slice` does not pay for `submit`. `--help`, a bare `batchline` and an unknown
- * command load every module, so the listing shows every command with its description.
- * Two-word names (`agentless structure`) are routed into one word by routeSubcommands first.
+ * The command table: the first word(s) of argv each module's commands start with, and how to
+ * register them. A command's module (and what it imports: zod, the SDKs, parquet, ...) is loaded
+ * only when argv starts with its word, so `batchline slice` does not pay for `submit`. `--help`,
+ * a bare `batchline` and an unknown word load every module, so the listing shows every command
+ * with its description. `register` returns the module's names of two or three words
+ * (`agentless structure`, `sft eval run`), which routeSubcommands joins into one.
  */
-const COMMANDS: { names: readonly string[]; register: (cli: CAC) => Promise<void> }[] = [
-  { names: ["validate"], register: async (cli) => (await import("./commands/validate.ts")).registerValidate(cli) },
-  { names: ["slice"], register: async (cli) => (await import("./commands/slice.ts")).registerSlice(cli) },
-  { names: ["demux"], register: async (cli) => (await import("./commands/demux.ts")).registerDemux(cli) },
-  { names: ["merge"], register: async (cli) => (await import("./commands/merge.ts")).registerMerge(cli) },
-  { names: ["retry"], register: async (cli) => (await import("./commands/retry.ts")).registerRetry(cli) },
-  { names: ["schema"], register: async (cli) => (await import("./commands/schema.ts")).registerSchema(cli) },
-  { names: ["plan"], register: async (cli) => (await import("./commands/plan.ts")).registerPlan(cli, process.env) },
-  { names: ["cache"], register: async (cli) => (await import("./commands/cache.ts")).registerCache(cli, process.env) },
-  { names: ["serve"], register: async (cli) => (await import("./commands/serve.ts")).registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY, serveKey: process.env.BATCHLINE_SERVE_API_KEY, dataHome: process.env.XDG_DATA_HOME }) },
+const NONE: readonly string[] = [];
+const COMMANDS: { words: readonly string[]; register: (cli: CAC) => Promise<readonly string[]> }[] = [
+  { words: ["validate"], register: async (cli) => ((await import("./commands/validate.ts")).registerValidate(cli), NONE) },
+  { words: ["slice"], register: async (cli) => ((await import("./commands/slice.ts")).registerSlice(cli), NONE) },
+  { words: ["demux"], register: async (cli) => ((await import("./commands/demux.ts")).registerDemux(cli), NONE) },
+  { words: ["merge"], register: async (cli) => ((await import("./commands/merge.ts")).registerMerge(cli), NONE) },
+  { words: ["retry"], register: async (cli) => ((await import("./commands/retry.ts")).registerRetry(cli), NONE) },
+  { words: ["schema"], register: async (cli) => ((await import("./commands/schema.ts")).registerSchema(cli), NONE) },
+  { words: ["plan"], register: async (cli) => ((await import("./commands/plan.ts")).registerPlan(cli, process.env), NONE) },
+  { words: ["cache"], register: async (cli) => ((await import("./commands/cache.ts")).registerCache(cli, process.env), NONE) },
+  { words: ["serve"], register: async (cli) => ((await import("./commands/serve.ts")).registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY, serveKey: process.env.BATCHLINE_SERVE_API_KEY, dataHome: process.env.XDG_DATA_HOME }), NONE) },
   {
-    names: ["submit", "batch"],
-    register: async (cli) =>
+    words: ["submit", "batch"],
+    register: async (cli) => (
       (await import("./commands/submit.ts")).registerSubmit(cli, {
         OPENAI_API_KEY: process.env.OPENAI_API_KEY,
         OPENAI_BASE_URL: process.env.OPENAI_BASE_URL,
@@ -66,41 +68,76 @@ const COMMANDS: { names: readonly string[]; register: (cli: CAC) => Promise<void
         XDG_CACHE_HOME: process.env.XDG_CACHE_HOME,
         HOME: process.env.HOME,
       }),
+      NONE
+    ),
   },
-  { names: ["agentless structure"], register: async (cli) => (await import("./commands/agentless-structure.ts")).registerAgentlessStructure(cli) },
-  { names: ["agentless vote"], register: async (cli) => (await import("./commands/agentless-vote.ts")).registerAgentlessVote(cli) },
-  { names: ["agentless"], register: async (cli) => (await import("./commands/agentless.ts")).registerAgentless(cli, process.env) },
   {
-    names: ["commit-testgen extract", "commit-testgen gen", "commit-testgen proc", "commit-testgen run"],
-    register: async (cli) => (await import("./commands/commit-testgen.ts")).registerCommitTestgen(cli, process.env),
+    words: ["agentless"],
+    register: async (cli) => {
+      const m = await import("./commands/agentless-structure.ts");
+      m.registerAgentlessStructure(cli);
+      return [m.AGENTLESS_STRUCTURE_COMMAND];
+    },
   },
-  { names: ["sft kodcode", "sft testgeneval", "sft trl-config"], register: async (cli) => (await import("./commands/sft.ts")).registerSft(cli, process.env) },
-  { names: ["sft eval gen", "sft eval run", "sft eval score"], register: async (cli) => (await import("./commands/sft-eval.ts")).registerSftEval(cli, process.env) },
-  { names: ["pipeline"], register: async (cli) => (await import("./commands/pipeline.ts")).registerPipeline(cli, process.env) },
-  { names: ["demo"], register: async (cli) => (await import("./commands/demo.ts")).registerDemo(cli) },
-  { names: ["coverage"], register: async (cli) => (await import("./commands/coverage.ts")).registerCoverage(cli) },
-  { names: ["view"], register: async (cli) => (await import("./commands/view.ts")).registerView(cli, process.env) },
   {
-    names: stagePipelines().filter((p) => !OWN_COMMAND_PIPELINES.includes(p)),
-    register: async (cli) => (await import("./commands/stage.ts")).registerStageCommands(cli, OWN_COMMAND_PIPELINES),
+    words: ["agentless"],
+    register: async (cli) => {
+      const m = await import("./commands/agentless-vote.ts");
+      m.registerAgentlessVote(cli);
+      return [m.AGENTLESS_VOTE_COMMAND];
+    },
+  },
+  { words: ["agentless"], register: async (cli) => ((await import("./commands/agentless.ts")).registerAgentless(cli, process.env), NONE) },
+  {
+    words: ["commit-testgen"],
+    register: async (cli) => {
+      const m = await import("./commands/commit-testgen.ts");
+      m.registerCommitTestgen(cli, process.env);
+      return m.COMMIT_TESTGEN_COMMANDS;
+    },
+  },
+  {
+    words: ["sft"],
+    register: async (cli) => {
+      const m = await import("./commands/sft.ts");
+      m.registerSft(cli, process.env);
+      return m.SFT_COMMANDS;
+    },
+  },
+  {
+    words: ["sft"],
+    register: async (cli) => {
+      const m = await import("./commands/sft-eval.ts");
+      m.registerSftEval(cli, process.env);
+      return m.SFT_EVAL_COMMANDS;
+    },
+  },
+  { words: ["pipeline"], register: async (cli) => ((await import("./commands/pipeline.ts")).registerPipeline(cli, process.env), NONE) },
+  { words: ["demo"], register: async (cli) => ((await import("./commands/demo.ts")).registerDemo(cli), NONE) },
+  { words: ["coverage"], register: async (cli) => ((await import("./commands/coverage.ts")).registerCoverage(cli), NONE) },
+  { words: ["view"], register: async (cli) => ((await import("./commands/view.ts")).registerView(cli, process.env), NONE) },
+  {
+    words: stagePipelines().filter((p) => !OWN_COMMAND_PIPELINES.includes(p)),
+    register: async (cli) => ((await import("./commands/stage.ts")).registerStageCommands(cli, OWN_COMMAND_PIPELINES), NONE),
   },
 ];
 
-/** Every command name, two-word ones included (what routeSubcommands joins). */
-const COMMAND_NAMES: readonly string[] = COMMANDS.flatMap((c) => c.names);
-
-/** The cac instance with the command `name` registered, or every command when `name` is undefined. */
-async function buildCli(name?: string) {
+/**
+ * The cac instance with the commands whose word argv starts with (every command when `word` is
+ * undefined, none when it is ""), and the multi-word names they have.
+ */
+async function buildCli(word?: string): Promise<{ cli: CAC; routes: string[] }> {
   const cli = cac("batchline");
-  for (const entry of COMMANDS) if (name === undefined || entry.names.includes(name)) await entry.register(cli);
+  const routes: string[] = [];
+  for (const entry of COMMANDS) if (word === undefined || entry.words.includes(word)) routes.push(...(await entry.register(cli)));
   cli.help();
   cli.version(packageVersion());
-  return cli;
+  return { cli, routes };
 }
 
-/** The command argv names (its first word, after routing), when the table has it. */
-function commandOf(argv: readonly string[]): string | undefined {
-  return argv[0] !== undefined && COMMAND_NAMES.includes(argv[0]) ? argv[0] : undefined;
+/** The first word of argv when the table has it. */
+function commandWord(argv: readonly string[]): string | undefined {
+  return argv[0] !== undefined && COMMANDS.some((c) => c.words.includes(argv[0]!)) ? argv[0] : undefined;
 }
 
 /** True when argv only asks for the version: no command word, so no command module is needed. */
@@ -140,19 +177,23 @@ function isCacError(err: unknown): err is Error {
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    argv = routeSubcommands(argv, COMMAND_NAMES.filter((n) => n.includes(" ")));
-    if (await printOwnHelp(argv)) return 0;
-    const parse = async (name: string | undefined) => {
-      const cli = await buildCli(name);
+    const parse = async (word: string | undefined) => {
+      const { cli, routes } = await buildCli(word);
+      argv = routeSubcommands(argv, routes);
+      return cli;
+    };
+    const run = (cli: CAC) => {
       // cac's parser reads a bare `-` as a flag; hide it and put it back after parsing.
       cli.parse(["node", "batchline", ...argv.map((a) => (a === "-" ? STDIO_TOKEN : a))], { run: false });
       cli.args = cli.args.map(restoreDash);
       return cli;
     };
-    const named = commandOf(argv);
-    let cli = await parse(named ?? (onlyVersion(argv) ? "" : undefined));
+    const word = commandWord(argv);
+    let cli = await parse(word ?? (onlyVersion(argv) ? "" : undefined));
+    if (await printOwnHelp(argv)) return 0;
+    run(cli);
     // Not matched after all: load them all, so that the error (or help) is the same as with every command.
-    if (named !== undefined && !cli.matchedCommand && !cli.options.help) cli = await parse(undefined);
+    if (word !== undefined && !cli.matchedCommand && !cli.options.help) cli = run(await parse(undefined));
     if (cli.options.help || cli.options.version) return 0;
     if (!cli.matchedCommand) {
       if (cli.args.length > 0) throw new BatchlineError(`unknown command ${cli.args[0]} (see batchline --help)`);
