@@ -75,7 +75,7 @@ function buildCli() {
   registerCoverage(cli);
   registerStageCommands(cli, OWN_COMMAND_PIPELINES);
   cli.help();
-  cli.version(packageVersion());
+  cli.version(packageVersion(), "-V, --version"); // -v is --verbose on submit and pipeline
   return cli;
 }
 

@@ -17,6 +17,7 @@ import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
 import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
 import { ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
+import type { SubmitEvent } from "./submit-events.ts";
 import type { BatchBackend } from "./types.ts";
 
 /** What the caller read from the environment (the CLI's main.ts is the only module that reads env). */
@@ -65,6 +66,8 @@ export interface SubmitFileOptions extends BackendOptions {
   output: string;
   env: SubmitEnv;
   log?: (line: string) => void;
+  /** Structured progress (status snapshots and messages) for a renderer; see submit-events.ts. */
+  onEvent?: (event: SubmitEvent) => void;
   signal?: AbortSignal;
 }
 
@@ -268,6 +271,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       ...(concurrency ? { concurrency: Math.floor(concurrency) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(log ? { log } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     });
     const missing = backend.missing ?? [];
     return {
@@ -299,6 +303,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     tokenLimitRetries: wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(log ? { log } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
   });
   const summary: SubmitFileSummary = { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
   if (s.failedBatches > 0) {

@@ -69,7 +69,10 @@ export function submit<Options = any>(name: string, o: SubmitStepOptions<Options
       if ((await countLines(requests)) === 0) {
         await writeLines(output, []);
       } else {
-        await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, log: (line) => ctx.log(`${ctx.name}: ${line}`), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        // With a subscriber, the runner's `[backend] ...` lines come as submit events; the rest (the run lock) stays a log line.
+        const logged = (line: string) => (ctx.onSubmitEvent && line.startsWith("[") ? undefined : ctx.log(`${ctx.name}: ${line}`));
+        const report = { log: logged, ...(ctx.onSubmitEvent ? { onEvent: ctx.onSubmitEvent } : {}) };
+        await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, ...report, ...(ctx.signal ? { signal: ctx.signal } : {}) });
       }
       const usage = await submitUsage(output, prices);
       return { produced: usage.succeeded, summary: { ...usage } };
