@@ -11,6 +11,7 @@ import type { PriceTable } from "../submitters/prices.ts";
 import type { SubmitEvent } from "../submitters/submit-events.ts";
 import type { SubmitEnv } from "../submitters/submit-file.ts";
 import type { PipelineRunOptions } from "./run-options.ts";
+import type { JsonlParseError } from "../core/errors.ts";
 
 /** The environment a run may read (API keys, base URLs, HF_* for datasets): passed in, never process.env. */
 export type PipelineEnv = SubmitEnv & Record<string, string | undefined>;
@@ -59,6 +60,8 @@ export interface StepContext<Options = Record<string, unknown>> {
   onSubmitEvent?: ((event: SubmitEvent) => void) | undefined;
   signal?: AbortSignal | undefined;
   prices: PriceTable;
+  /** Coverage with --skip-bad: a line of a workdir file that is not JSON is reported here and skipped (without it, it throws). */
+  onBadLine?: ((error: JsonlParseError) => void) | undefined;
 }
 
 /** The five kinds of step. */

@@ -15,7 +15,7 @@ import { readJsonlLines } from "../core/jsonl.ts";
 import { acquireLock } from "../internal/run-lock.ts";
 import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
 import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
-import { ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
+import { ANTHROPIC_API_VERSION, ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
 import type { SubmitEvent } from "./submit-events.ts";
 import type { BatchBackend } from "./types.ts";
@@ -69,6 +69,8 @@ export interface SubmitFileOptions extends BackendOptions {
   /** Structured progress (status snapshots and messages) for a renderer; see submit-events.ts. */
   onEvent?: (event: SubmitEvent) => void;
   signal?: AbortSignal;
+  /** Leave out request lines that are not valid (or that the backend cannot send), reporting each here, instead of refusing the file (`--skip-bad`). */
+  onBadLine?: (error: BatchlineError) => void;
 }
 
 /** What a finished submit produced, whichever backend ran it. */
@@ -138,14 +140,15 @@ function anthropicVersionFor(name: string, flag: unknown, env: SubmitEnv): strin
 }
 
 /** A batch backend by name, with its key and base URL from `env` (`baseUrl` wins over the env's), and for anthropic-batch its API version. */
-export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null }> {
+export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null; apiVersion: string | null }> {
   if (!isBatchBackend(name)) throw new UsageError(`unknown backend ${name}; backends: ${backendNames().join(", ")}`);
   const anthropic = name === "anthropic-batch";
   const anthropicVersion = anthropicVersionFor(name, anthropicVersionFlag, env);
   const baseURL = baseUrl ?? (anthropic ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL);
   const apiKey = anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY;
   if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
-  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}) }), baseURL: baseURL ?? null };
+  const backend = await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}) });
+  return { backend, baseURL: baseURL ?? null, apiVersion: anthropic ? (anthropicVersion ?? ANTHROPIC_API_VERSION) : null };
 }
 
 /**
@@ -272,6 +275,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       ...(options.signal ? { signal: options.signal } : {}),
       ...(log ? { log } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+      ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
     });
     const missing = backend.missing ?? [];
     return {
@@ -286,7 +290,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     };
   }
   const retryFailed = retryRounds(options.retryFailed);
-  const { backend, baseURL } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion));
+  const { backend, baseURL, apiVersion } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion));
   const maxChunkLines = positive(options.maxChunkLines, "--max-chunk-lines");
   const maxChunkMb = positive(options.maxChunkMb, "--max-chunk-mb");
   const s = await runBatchJob(backend, {
@@ -296,6 +300,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     output,
     retryFailed,
     baseURL,
+    apiVersion,
     pollIntervalMs: millis(options.pollInterval, "--poll-interval", 5),
     maxPollIntervalMs: millis(options.maxPollInterval, "--max-poll-interval", 60),
     createIntervalMs: millis(options.createInterval, "--create-interval", 1),
@@ -304,6 +309,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     ...(options.signal ? { signal: options.signal } : {}),
     ...(log ? { log } : {}),
     ...(options.onEvent ? { onEvent: options.onEvent } : {}),
+    ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
   });
   const summary: SubmitFileSummary = { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
   if (s.failedBatches > 0) {

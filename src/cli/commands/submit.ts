@@ -5,13 +5,13 @@
 import type { CAC } from "cac";
 import { INPUT_OPTION, inputPath } from "../io.ts";
 import { basename, dirname, join, resolve } from "node:path";
-import { BatchlineError, UsageError } from "../../core/errors.ts";
+import { BatchlineError, type Location, UsageError } from "../../core/errors.ts";
 import { cancelJob, downloadJob, jobStatus, loadJobState, type BatchJobSummary } from "../../submitters/batch-runner.ts";
 import { BACKENDS } from "../../submitters/index.ts";
 import { type BackendOptions, type SubmitEnv, batchSummaryLine, checkBackendName, makeBatchBackend, submitFile } from "../../submitters/submit-file.ts";
 import { stringOption } from "../options.ts";
 import { createSubmitRenderer, progressIntervalMs } from "../status-board.ts";
-import { spoolStdinTo } from "./common.ts";
+import { SkipLog, spoolStdinTo } from "./common.ts";
 import { type CostOptions, checkCost } from "./plan.ts";
 
 export type { SubmitEnv } from "../../submitters/submit-file.ts";
@@ -22,6 +22,7 @@ export interface SubmitOptions extends CostOptions, BackendOptions {
   verbose?: boolean;
   /** Seconds between status lines when stderr is not a terminal. */
   progressInterval?: string | number;
+  skipBad?: boolean;
 }
 
 
@@ -54,12 +55,15 @@ export async function submit(backendName: string, requests: string, options: Sub
   const intervalMs = progressIntervalMs(options.progressInterval);
   const path = requests === "-" ? await spoolRequests(output) : requests;
   const renderer = options.quiet ? undefined : createSubmitRenderer({ verbose: options.verbose === true, intervalMs });
+  const skipped = new SkipLog();
+  const onBadLine = options.skipBad ? (err: BatchlineError & { at?: Location }) => skipped.report(err.at ?? { file: path }, err.message) : undefined;
   let summary;
   try {
-    summary = await submitFile(backendName, { ...options, requests: path, output, env, ...(renderer ? { onEvent: renderer.onEvent, log: otherLines(backendName) } : {}) });
+    summary = await submitFile(backendName, { ...options, requests: path, output, env, ...(renderer ? { onEvent: renderer.onEvent, log: otherLines(backendName) } : {}), ...(onBadLine ? { onBadLine } : {}) });
   } finally {
     renderer?.close();
   }
+  skipped.summary("submit");
   if (!options.quiet) {
     process.stderr.write(`${summary.line}\n`);
     if (summary.missing.length > 0) process.stderr.write(`[${backendName}] ${summary.missing.length} custom_id(s) not in the recording, e.g. ${summary.missing.slice(0, 5).join(", ")}\n`);
@@ -70,9 +74,18 @@ export async function submit(backendName: string, requests: string, options: Sub
   }
 }
 
-async function batchCommand(action: string, statePath: string, options: { output?: string; quiet?: boolean; baseUrl?: string }, env: SubmitEnv): Promise<void> {
+interface BatchCommandOptions {
+  output?: string;
+  quiet?: boolean;
+  baseUrl?: string;
+  anthropicVersion?: string;
+}
+
+async function batchCommand(action: string, statePath: string, options: BatchCommandOptions, env: SubmitEnv): Promise<void> {
   const state = await loadJobState(statePath);
-  const { backend } = await makeBatchBackend(state.backend, env, stringOption(options.baseUrl) ?? state.baseURL ?? undefined);
+  // the API version the run used (recorded in its state) unless --anthropic-version says otherwise
+  const version = stringOption(options.anthropicVersion) ?? state.apiVersion ?? undefined;
+  const { backend } = await makeBatchBackend(state.backend, env, stringOption(options.baseUrl) ?? state.baseURL ?? undefined, state.backend === "anthropic-batch" ? version : stringOption(options.anthropicVersion));
   if (action === "status") {
     for (const row of await jobStatus(backend, state)) {
       const counts = row.counts ? ` ${row.counts.completed} completed, ${row.counts.failed} failed of ${row.counts.total}` : "";
@@ -120,6 +133,7 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .option("-o, --output <path>", "Output file (OpenAI Batch output lines, each custom_id once); <output>.state.json and <output>.chunks/ sit beside it");
   for (const [flag, description] of SUBMIT_BACKEND_OPTIONS) command.option(flag, description);
   command
+    .option("--skip-bad", "Report and leave out request lines that are not valid (or that the backend cannot send) instead of refusing the file")
     .option("--from <file>", "replay: the recorded output file to answer from")
     .option("--anthropic-version <date>", "anthropic-batch: API version to send and translate for: 2026-10-21 (default; drops temperature/top_p/top_k) or 2023-06-01 (keeps them); env ANTHROPIC_VERSION")
     .option("-q, --quiet", "No progress on stderr")
@@ -136,8 +150,9 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .command("batch <action> <state>", "Look at or stop a submitted job: status, cancel, download (<state> is <output>.state.json)")
     .option("-o, --output <path>", "download: where to write what has ended (default: the job's output)")
     .option("--base-url <url>", "API base URL (default: the one the job used)")
+    .option("--anthropic-version <date>", "anthropic-batch: API version to use (default: the one the job used, recorded in its state file)")
     .option("-q, --quiet", "No progress on stderr")
     .example("batchline batch status out.jsonl.state.json")
-    .action((action: string, state: string, options: { output?: string; quiet?: boolean; baseUrl?: string }) => batchCommand(action, state, options, env));
+    .action((action: string, state: string, options: BatchCommandOptions) => batchCommand(action, state, options, env));
 }
 
