@@ -24,6 +24,8 @@ import { registerSchema } from "./commands/schema.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerSubmit } from "./commands/submit.ts";
 import { registerSlice } from "./commands/slice.ts";
+import { SFT_COMMANDS, registerSft } from "./commands/sft.ts";
+import { SFT_EVAL_COMMANDS, registerSftEval } from "./commands/sft-eval.ts";
 import { printStageHelp, registerStageCommands } from "./commands/stage.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { registerView } from "./commands/view.ts";
@@ -48,7 +50,7 @@ function packageVersion(): string {
 }
 
 /** Pipelines whose stages run through a command of their own rather than the generic stage runner. */
-const OWN_COMMAND_PIPELINES = ["agentless", "commit-testgen"];
+const OWN_COMMAND_PIPELINES = ["agentless", "commit-testgen", "sft"];
 
 function buildCli() {
   const cli = cac("batchline");
@@ -74,6 +76,8 @@ function buildCli() {
   registerAgentlessVote(cli);
   registerAgentless(cli, process.env);
   registerCommitTestgen(cli, process.env);
+  registerSft(cli, process.env);
+  registerSftEval(cli, process.env);
   registerPipeline(cli, process.env);
   registerDemo(cli);
   registerCoverage(cli);
@@ -99,7 +103,7 @@ function isCacError(err: unknown): err is Error {
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS]);
+    argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS, ...SFT_COMMANDS, ...SFT_EVAL_COMMANDS]);
     if (argv.includes("--help") || argv.includes("-h")) {
       const agentless = agentlessStageHelp(argv);
       if (agentless !== undefined) {
