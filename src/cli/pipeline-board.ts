@@ -6,8 +6,7 @@
  * on each state change. Messages (the run lock, a submit's events) print once.
  */
 import { basename, dirname, isAbsolute, join, relative } from "node:path";
-import { oneLine } from "../pipeline/run.ts";
-import type { PipelineEvent } from "../pipeline/types.ts";
+import { type PipelineEvent, oneLine } from "../pipeline/index.ts";
 import { type BoardFrame, type BoardOptions, StatusBoard, SubmitTracker, bar, formatDuration } from "./status-board.ts";
 
 /** How pipeline progress is shown. */
