@@ -20,6 +20,7 @@ import { registerMerge } from "./commands/merge.ts";
 import { registerRetry } from "./commands/retry.ts";
 import { printPipelineHelp, registerPipeline } from "./commands/pipeline.ts";
 import { registerPlan } from "./commands/plan.ts";
+import { registerCache } from "./commands/cache.ts";
 import { registerSchema } from "./commands/schema.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerSubmit } from "./commands/submit.ts";
@@ -60,7 +61,8 @@ function buildCli() {
   registerMerge(cli);
   registerRetry(cli);
   registerSchema(cli);
-  registerPlan(cli);
+  registerPlan(cli, process.env);
+  registerCache(cli, process.env);
   registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY, serveKey: process.env.BATCHLINE_SERVE_API_KEY, dataHome: process.env.XDG_DATA_HOME });
   registerSubmit(cli, {
     OPENAI_API_KEY: process.env.OPENAI_API_KEY,
@@ -71,6 +73,9 @@ function buildCli() {
     ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY,
     ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL,
     ANTHROPIC_VERSION: process.env.ANTHROPIC_VERSION,
+    BATCHLINE_CACHE: process.env.BATCHLINE_CACHE,
+    XDG_CACHE_HOME: process.env.XDG_CACHE_HOME,
+    HOME: process.env.HOME,
   });
   registerAgentlessStructure(cli);
   registerAgentlessVote(cli);

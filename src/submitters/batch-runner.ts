@@ -85,8 +85,8 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-function chunkRef(work: string, chunk: ChunkState): ChunkRef {
-  return { key: chunk.key, path: join(work, chunk.file), lines: chunk.lines, bytes: chunk.bytes, model: chunk.model, endpoint: chunk.endpoint };
+function chunkRef(work: string, chunk: ChunkState, label?: string): ChunkRef {
+  return { key: chunk.key, path: join(work, chunk.file), lines: chunk.lines, bytes: chunk.bytes, model: chunk.model, endpoint: chunk.endpoint, ...(label ? { label } : {}) };
 }
 
 interface SourceLine {
@@ -315,7 +315,7 @@ class BatchJob {
     for (const chunk of round.chunks) {
       if (chunk.batchId) continue;
       if (waitingModels.has(`${chunk.endpoint} ${chunk.model}`)) continue;
-      const ref = chunkRef(this.paths.work, chunk);
+      const ref = chunkRef(this.paths.work, chunk, this.chunkName(chunk));
       if (backend.upload && !chunk.uploadId) {
         const found = chunk.uploadStarted && backend.findUpload ? await backend.findUpload(ref, signal) : undefined;
         if (found) {
@@ -429,7 +429,8 @@ class BatchJob {
         if (st.pollAfterMs !== undefined) hint = Math.max(hint ?? 0, st.pollAfterMs);
         if (st.phase === "ended") {
           chunk.results = await download(backend, this.paths.work, chunk, signal);
-          const routine = st.status === "completed" || st.status === "ended";
+          // A batch that ran to the end is routine; expired and cancelled ones are worth keeping in view.
+          const routine = /^(completed|ended)$|succeeded/i.test(st.status);
           this.say(routine ? "detail" : "event", `${this.chunkName(chunk)}: batch ${chunk.batchId} ${st.status}: ${st.counts.completed} completed, ${st.counts.failed} failed; results downloaded`, { kind: "batch-ended", batchId: chunk.batchId });
           await this.save();
         } else if (st.phase === "failed") {

@@ -5,8 +5,10 @@
  * started over (changed requests, --start-from) first removes that state.
  */
 import { rm } from "node:fs/promises";
+import { removeCacheWork, staleCacheWork } from "../../cache/cached-submit.ts";
 import { journalPathFor } from "../../submitters/direct-runner.ts";
 import { loadState, statePathFor } from "../../submitters/state.ts";
+import type { SubmitEvent } from "../../submitters/submit-events.ts";
 import { submitFile } from "../../submitters/submit-file.ts";
 import { writeLines } from "./stage.ts";
 import { answerOutcomes, countLines, customIds, submitUsage } from "../files.ts";
@@ -28,12 +30,13 @@ export async function resetSubmit(output: string): Promise<void> {
   await rm(`${output}.chunks`, { recursive: true, force: true });
   await rm(journalPathFor(output), { force: true });
   await rm(output, { force: true });
+  await removeCacheWork(output);
 }
 
 /** On a resume, a state made for another request file cannot be resumed: start over. */
 async function resetStaleSubmit(requests: string, output: string): Promise<void> {
   const state = await loadState(statePathFor(output)).catch(() => undefined);
-  if (state && state.requests.sha256 !== (await fileHash(requests))) await resetSubmit(output);
+  if ((state && state.requests.sha256 !== (await fileHash(requests))) || (await staleCacheWork(requests, output))) await resetSubmit(output);
 }
 
 /** The replay recording the options name for this step, if any. */
@@ -46,6 +49,19 @@ export function replayFile<Options>(options: Options, o: SubmitStepOptions<Optio
 export function submitOptionsFor<Options>(ctx: StepContext<Options>, o: SubmitStepOptions<Options>): Record<string, unknown> {
   const from = replayFile(ctx.options, o);
   return { ...backendOptionsOf(ctx.run), ...(from ? { from } : {}), ...ctx.stepOptions };
+}
+
+/**
+ * How a step's `submitFile` reports: its lines to the step's log under `prefix`; when the run has
+ * an event subscriber, the runner's lines come to it as submit events instead (the status block),
+ * and only the other lines (the run lock) stay log lines.
+ */
+export function submitReporting(ctx: StepContext<any>, prefix: string): { log: (line: string) => void; onEvent?: (event: SubmitEvent) => void } {
+  const onEvent = ctx.onSubmitEvent;
+  const log = (line: string): void => {
+    if (!(onEvent && line.startsWith("["))) ctx.log(`${prefix}: ${line}`);
+  };
+  return onEvent ? { log, onEvent } : { log };
 }
 
 /** A submit step named `name`. */
@@ -66,16 +82,15 @@ export function submit<Options = any>(name: string, o: SubmitStepOptions<Options
       if (!ctx.resume) await resetSubmit(output);
       else await resetStaleSubmit(requests, output);
       const prices = ctx.prices;
+      let fromCache = 0;
       if ((await countLines(requests)) === 0) {
         await writeLines(output, []);
       } else {
-        // With a subscriber, the runner's `[backend] ...` lines come as submit events; the rest (the run lock) stays a log line.
-        const logged = (line: string) => (ctx.onSubmitEvent && line.startsWith("[") ? undefined : ctx.log(`${ctx.name}: ${line}`));
-        const report = { log: logged, ...(ctx.onSubmitEvent ? { onEvent: ctx.onSubmitEvent } : {}) };
-        await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, ...report, ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        ({ fromCache = 0 } = await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, ...submitReporting(ctx, ctx.name), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
       }
       const usage = await submitUsage(output, prices);
-      return { produced: usage.succeeded, summary: { ...usage } };
+      // fromCache: lines the request cache answered (not sent, not paid for this time)
+      return { produced: usage.succeeded, summary: { ...usage, ...(fromCache > 0 ? { fromCache } : {}) } };
     },
     async account(ctx) {
       const expected = new Set<string>();
