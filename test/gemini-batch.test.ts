@@ -205,6 +205,12 @@ describe("submit gemini-batch", () => {
       assert.equal(lines[1]!.response!.body.error.code, "INTERNAL");
       const state = await readFile(`${out}.state.json`, "utf8");
       assert.doesNotMatch(state, /"k"/, "no key in the state file");
+      // The output is what batchline's own readers take: validate joins it to the requests, retry picks the failed line.
+      const v = await runCli(["validate", out, "--requests", requests, "--json"]);
+      const report = JSON.parse(v.stdout) as { kind: string; outcomes: { succeeded: number; httpErrors: number }; coverage: { answered: number; requests: number } };
+      assert.deepEqual([report.kind, report.outcomes.succeeded, report.outcomes.httpErrors, report.coverage.answered, report.coverage.requests], ["output", 2, 1, 3, 3]);
+      const again = await runCli(["retry", requests, out, "-q"]);
+      assert.deepEqual((parseLines(again.stdout) as { custom_id: string }[]).map((l) => l.custom_id), [ids[1]]);
     } finally {
       await double.close();
     }

@@ -13,6 +13,11 @@ import { stringOption } from "../options.ts";
 import { createSubmitRenderer, progressIntervalMs } from "../status-board.ts";
 import { SkipLog, spoolStdinTo } from "./common.ts";
 import { type CostOptions, checkCost } from "./plan.ts";
+import { rm } from "node:fs/promises";
+import { writeUncachedLines } from "../../cache/cache-plan.ts";
+import { cacheScopeFor } from "../../cache/cache-scope.ts";
+import { parseKeyIgnore } from "../../cache/request-key.ts";
+import { cacheDirFor } from "../../cache/response-cache.ts";
 
 export type { SubmitEnv } from "../../submitters/submit-file.ts";
 
@@ -47,8 +52,17 @@ export async function submit(backendName: string, requests: string, options: Sub
   if (!output || output === "-") throw new UsageError("submit needs -o <output.jsonl> (a file: its state file and chunks live beside it)");
   checkBackendName(backendName);
   if (options.maxCost !== undefined && requests !== "-") {
-    const plan = await checkCost(requests, options);
-    if (!options.quiet) process.stderr.write(`plan: up to $${plan.maxCost.toFixed(2)} at batch prices (table of ${plan.priceTableDate}), within --max-cost ${options.maxCost}\n`);
+    // With the request cache on, only the lines it does not answer will be paid for.
+    const cacheDir = cacheDirFor(options.cache, env);
+    const uncached = cacheDir ? join(dirname(resolve(output)), `.${basename(output)}.uncached-plan.jsonl`) : undefined;
+    try {
+      const cached = uncached ? await writeUncachedLines(requests, uncached, cacheDir!, await cacheScopeFor(backendName, options, { ...env }), parseKeyIgnore(options.cacheKeyIgnore)) : 0;
+      const plan = await checkCost(cached > 0 ? uncached! : requests, options);
+      const note = cached > 0 ? ` for the ${plan.lines} line(s) the request cache does not answer (${cached} do not cost anything)` : "";
+      if (!options.quiet) process.stderr.write(`plan: up to $${plan.maxCost.toFixed(2)} at batch prices (table of ${plan.priceTableDate})${note}, within --max-cost ${options.maxCost}\n`);
+    } finally {
+      if (uncached) await rm(uncached, { force: true });
+    }
   } else if (options.maxCost !== undefined) {
     throw new UsageError("--max-cost needs a request file, not - (plan reads it before anything is sent)");
   }
