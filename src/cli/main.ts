@@ -131,7 +131,7 @@ async function buildCli(word?: string): Promise<{ cli: CAC; routes: string[] }> 
   const routes: string[] = [];
   for (const entry of COMMANDS) if (word === undefined || entry.words.includes(word)) routes.push(...(await entry.register(cli)));
   cli.help();
-  cli.version(packageVersion());
+  cli.version(packageVersion(), "-V, --version"); // -v is --verbose on submit and pipeline
   return { cli, routes };
 }
 
@@ -142,7 +142,7 @@ function commandWord(argv: readonly string[]): string | undefined {
 
 /** True when argv only asks for the version: no command word, so no command module is needed. */
 function onlyVersion(argv: readonly string[]): boolean {
-  return argv.length > 0 && argv.every((a) => a === "--version" || a === "-v");
+  return argv.length > 0 && argv.every((a) => a === "--version" || a === "-V");
 }
 
 /** Help that a command prints before cac parses argv (stages, agentless stages, pipelines); true when printed. */

@@ -17,6 +17,7 @@ import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
 import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
 import { ANTHROPIC_API_VERSION, ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
+import type { SubmitEvent } from "./submit-events.ts";
 import type { BatchBackend } from "./types.ts";
 import { submitThroughCache } from "../cache/cached-submit.ts";
 import { cacheScopeFor } from "../cache/cache-scope.ts";
@@ -81,6 +82,8 @@ export interface SubmitFileOptions extends BackendOptions {
   output: string;
   env: SubmitEnv;
   log?: (line: string) => void;
+  /** Structured progress (status snapshots and messages) for a renderer; see submit-events.ts. */
+  onEvent?: (event: SubmitEvent) => void;
   signal?: AbortSignal;
   /** Leave out request lines that are not valid (or that the backend cannot send), reporting each here, instead of refusing the file (`--skip-bad`). */
   onBadLine?: (error: BatchlineError) => void;
@@ -319,6 +322,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       ...(concurrency ? { concurrency: Math.floor(concurrency) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
       ...(log ? { log } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
     });
     const missing = backend.missing ?? [];
@@ -352,6 +356,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     tokenLimitRetries: wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(log ? { log } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
   });
   return { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
