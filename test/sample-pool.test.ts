@@ -21,6 +21,7 @@ describe("jsonLine", () => {
     const expected = `${JSON.stringify(plain)}\n`;
     assert.equal(jsonLine(encoded).toString("utf8"), expected);
     assert.equal(jsonLine(plain).toString("utf8"), expected);
+    assert.equal(`${JSON.stringify(encoded)}\n`, expected, "JSON.stringify outside jsonLine decodes them");
     // the same encoded value twice in one record, and in two records
     assert.equal(jsonLine({ p: shared, q: shared }).toString("utf8"), `${JSON.stringify({ p: TEXTS[1], q: TEXTS[1] })}\n`);
   });

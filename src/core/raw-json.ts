@@ -7,12 +7,21 @@
 import { randomUUID } from "node:crypto";
 
 const encoder = new TextEncoder();
+const decoder = new TextDecoder();
 
-/** A value's JSON text as UTF-8 bytes (`jsonLine` writes them as they are). */
+// While jsonLine stringifies a record, the encoded values it meets, in order.
+let collecting: Uint8Array[] | undefined;
+
+/** A value's JSON text as UTF-8 bytes (`jsonLine` writes them as they are; JSON.stringify decodes them). */
 export class EncodedJson {
   readonly bytes: Uint8Array;
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
+  }
+  toJSON(): unknown {
+    if (!collecting) return JSON.parse(decoder.decode(this.bytes)); // stringified elsewhere: still the right JSON
+    collecting.push(this.bytes);
+    return MARK;
   }
 }
 
@@ -28,12 +37,15 @@ const NEWLINE = Buffer.from("\n");
 
 /** `JSON.stringify(value) + "\n"` as UTF-8, each `EncodedJson` in `value` written as its bytes. */
 export function jsonLine(value: unknown): Buffer {
+  // No replacer function: with one, JSON.stringify leaves its fast path for every value of the record.
   const encoded: Uint8Array[] = [];
-  const text = JSON.stringify(value, (_key, v: unknown) => {
-    if (!(v instanceof EncodedJson)) return v;
-    encoded.push(v.bytes);
-    return MARK;
-  });
+  collecting = encoded;
+  let text: string;
+  try {
+    text = JSON.stringify(value);
+  } finally {
+    collecting = undefined;
+  }
   if (encoded.length === 0) return Buffer.from(`${text}\n`);
   const pieces = text.split(QUOTED_MARK);
   const out: Uint8Array[] = [];
