@@ -13,6 +13,7 @@ import { agentlessStageHelp, registerAgentless } from "./commands/agentless.ts";
 import { AGENTLESS_STRUCTURE_COMMAND, registerAgentlessStructure } from "./commands/agentless-structure.ts";
 import { AGENTLESS_VOTE_COMMAND, registerAgentlessVote } from "./commands/agentless-vote.ts";
 import { COMMIT_TESTGEN_COMMANDS, registerCommitTestgen } from "./commands/commit-testgen.ts";
+import { registerCost } from "./commands/cost.ts";
 import { registerCoverage } from "./commands/coverage.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerDemux } from "./commands/demux.ts";
@@ -58,6 +59,7 @@ function buildCli() {
   registerRetry(cli);
   registerSchema(cli);
   registerPlan(cli);
+  registerCost(cli);
   registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY });
   registerSubmit(cli, {
     OPENAI_API_KEY: process.env.OPENAI_API_KEY,

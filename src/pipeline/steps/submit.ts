@@ -8,6 +8,7 @@ import { rm } from "node:fs/promises";
 import { journalPathFor } from "../../submitters/direct-runner.ts";
 import { loadState, statePathFor } from "../../submitters/state.ts";
 import { submitFile } from "../../submitters/submit-file.ts";
+import { tierOfBackend } from "../../submitters/usage-cost.ts";
 import { writeLines } from "./stage.ts";
 import { answerOutcomes, countLines, customIds, submitUsage } from "../files.ts";
 import { HASHED_BACKEND_OPTIONS, backendOptionsOf } from "../run-options.ts";
@@ -71,7 +72,7 @@ export function submit<Options = any>(name: string, o: SubmitStepOptions<Options
       } else {
         await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, log: (line) => ctx.log(`${ctx.name}: ${line}`), ...(ctx.signal ? { signal: ctx.signal } : {}) });
       }
-      const usage = await submitUsage(output, prices);
+      const usage = await submitUsage(output, prices, tierOfBackend(ctx.run.backend));
       return { produced: usage.succeeded, summary: { ...usage } };
     },
     async account(ctx) {
