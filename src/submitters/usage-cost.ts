@@ -9,8 +9,13 @@
  * expired or cancelled batch did complete carry usage and count.
  */
 import { createReadStream } from "node:fs";
+import { access } from "node:fs/promises";
+import { UsageError } from "../core/errors.ts";
 import { readJsonl } from "../core/jsonl.ts";
-import { type PriceTable, type PriceTier, type TierPrice, tierPrice } from "./prices.ts";
+import { requestHashesPathFor } from "./direct-runner.ts";
+import { BACKENDS } from "./index.ts";
+import { PRICE_TIERS, type PriceTable, type PriceTier, type TierPrice, tierPrice } from "./prices.ts";
+import { loadState, statePathFor } from "./state.ts";
 
 /** One answer's usage, normalised. `input` counts every input token: uncached, cache reads and cache writes. */
 export interface LineUsage {
@@ -63,6 +68,25 @@ export function usageCost(usage: LineUsage, price: TierPrice): { usd: number; lo
 /** The tier a backend's answers are billed at: batch backends at batch prices, direct calls at standard (flex per line). */
 export function tierOfBackend(backend: string): PriceTier {
   return backend === "openai-compatible" ? "standard" : "batch";
+}
+
+/**
+ * The tier an output was served at: `tier` when given, else `backend`'s, else what the files beside
+ * the output say (a batch job's state file names its backend; a direct run leaves its request hashes).
+ */
+export async function tierOfOutput(output: string, given: { tier?: string | undefined; backend?: string | undefined }): Promise<PriceTier> {
+  if (given.tier !== undefined) {
+    if (!(PRICE_TIERS as readonly string[]).includes(given.tier)) throw new UsageError(`--tier ${given.tier}: expected ${PRICE_TIERS.join(", ")}`);
+    return given.tier as PriceTier;
+  }
+  if (given.backend !== undefined) {
+    if (!Object.hasOwn(BACKENDS, given.backend)) throw new UsageError(`--backend ${given.backend}: expected one of ${Object.keys(BACKENDS).join(", ")}`);
+    return tierOfBackend(given.backend);
+  }
+  const state = await loadState(statePathFor(output));
+  if (state) return tierOfBackend(state.backend);
+  if (await access(requestHashesPathFor(output)).then(() => true, () => false)) return "standard";
+  throw new UsageError(`cannot tell which backend wrote ${output} (no ${statePathFor(output)} or ${requestHashesPathFor(output)} beside it): give --backend <name> or --tier batch|flex|standard`);
 }
 
 /** The tier of one answer: a direct call that ran as flex (the body's `service_tier`) is billed at flex prices. */
