@@ -108,6 +108,11 @@ export async function loadPriceTable(path: string): Promise<PriceTable> {
   return parsed.data;
 }
 
+/** The tier of one answer: a direct call that ran as flex (the body's `service_tier`) is billed at flex prices. */
+export function lineTier(body: unknown, tier: PriceTier): PriceTier {
+  return tier !== "batch" && (body as { service_tier?: unknown } | null | undefined)?.service_tier === "flex" ? "flex" : tier;
+}
+
 /** The table's key for a model: the longest key its name (without a provider prefix) starts with. */
 function priceKey(table: PriceTable, model: string): string | undefined {
   const name = model.includes("/") ? model.slice(model.lastIndexOf("/") + 1) : model;

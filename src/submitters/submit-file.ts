@@ -14,7 +14,7 @@ import { checkFileTarget, checkInputFile } from "../core/file-checks.ts";
 import { readJsonlLines } from "../core/jsonl.ts";
 import { acquireLock } from "../internal/run-lock.ts";
 import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
-import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
+import { type DirectBackend, type DirectBudget, runDirectJob } from "./direct-runner.ts";
 import { ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
 import type { BatchBackend } from "./types.ts";
@@ -57,6 +57,20 @@ export interface BackendOptions {
   from?: string | undefined;
   /** anthropic-batch: the anthropic-version to send and translate for (wins over env ANTHROPIC_VERSION). */
   anthropicVersion?: string | undefined;
+  /** openai-compatible: `service_tier` sent with every request (flex: OpenAI's flex processing). */
+  serviceTier?: string | undefined;
+}
+
+/** The service tiers OpenAI's chat and responses APIs take. */
+export const SERVICE_TIERS = ["auto", "default", "flex", "priority"] as const;
+
+/** The --service-tier of backend `name`, checked; refused for backends other than openai-compatible. */
+export function serviceTierFor(name: string, value: unknown): string | undefined {
+  const tier = text(value);
+  if (tier === undefined) return undefined;
+  if (name !== "openai-compatible") throw new UsageError(`--service-tier is for openai-compatible (synchronous calls), not ${name}: batch APIs have their own price`);
+  if (!(SERVICE_TIERS as readonly string[]).includes(tier)) throw new UsageError(`--service-tier ${tier}: expected ${SERVICE_TIERS.join(", ")}`);
+  return tier;
 }
 
 /** One submit: the request file (a path), the output, the backend's options, and where lines of progress go. */
@@ -66,6 +80,8 @@ export interface SubmitFileOptions extends BackendOptions {
   env: SubmitEnv;
   log?: (line: string) => void;
   signal?: AbortSignal;
+  /** Direct backends: stop sending before spend passes a limit (see DirectBudget). */
+  budget?: DirectBudget;
 }
 
 /** What a finished submit produced, whichever backend ran it. */
@@ -152,6 +168,7 @@ export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: s
 export async function checkBackendOptions(name: string, options: BackendOptions, env: SubmitEnv): Promise<void> {
   checkBackendName(name);
   anthropicVersionFor(name, options.anthropicVersion, env);
+  serviceTierFor(name, options.serviceTier);
   if (isBatchBackend(name)) {
     const anthropic = name === "anthropic-batch";
     if (!(anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY)) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
@@ -209,7 +226,9 @@ async function makeDirectBackend(name: string, options: BackendOptions, env: Sub
   const timeout = positive(options.timeout, "--timeout");
   const retryBackoff = positive(options.retryBackoff, "--retry-backoff");
   const maxRetries = retries(options.maxRetries);
+  const serviceTier = serviceTierFor(name, options.serviceTier);
   return (await import("./openai-compatible.ts")).default({
+    ...(serviceTier ? { serviceTier } : {}),
     baseURL,
     ...(env.OPENAI_API_KEY ? { apiKey: env.OPENAI_API_KEY } : {}),
     ...(concurrency ? { concurrency: Math.floor(concurrency) } : {}),
@@ -267,9 +286,11 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       output,
       ...(concurrency ? { concurrency: Math.floor(concurrency) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.budget ? { budget: options.budget } : {}),
       ...(log ? { log } : {}),
     });
     const missing = backend.missing ?? [];
+    const unavailable = (backend as { stats?: { unavailable?: number } }).stats?.unavailable ?? 0;
     return {
       output: s.output,
       total: s.total,
@@ -278,7 +299,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       byCode: s.byCode,
       failedBatches: 0,
       missing,
-      line: `${s.output}: ${s.total} lines, ${s.succeeded} succeeded, ${s.failed} failed${codes(s.byCode)}; ${s.sent} sent, ${s.skipped} already answered; ${s.seconds.toFixed(1)} s`,
+      line: `${s.output}: ${s.total} lines, ${s.succeeded} succeeded, ${s.failed} failed${codes(s.byCode)}; ${s.sent} sent, ${s.skipped} already answered${unavailable ? `; ${unavailable} flex 429 (resource unavailable) answer(s) retried` : ""}; ${s.seconds.toFixed(1)} s`,
     };
   }
   const retryFailed = retryRounds(options.retryFailed);

@@ -12,9 +12,10 @@ import { createReadStream } from "node:fs";
 import { access } from "node:fs/promises";
 import { UsageError } from "../core/errors.ts";
 import { readJsonl } from "../core/jsonl.ts";
-import { requestHashesPathFor } from "./direct-runner.ts";
+import { type DirectBudget, requestHashesPathFor } from "./direct-runner.ts";
 import { BACKENDS } from "./index.ts";
-import { PRICE_TIERS, type PriceTable, type PriceTier, type TierPrice, tierPrice } from "./prices.ts";
+import { countInputTokens, outputTokensOf } from "./plan.ts";
+import { PRICE_TIERS, type PriceTable, type PriceTier, type TierPrice, lineTier, tierPrice } from "./prices.ts";
 import { loadState, statePathFor } from "./state.ts";
 
 /** One answer's usage, normalised. `input` counts every input token: uncached, cache reads and cache writes. */
@@ -89,10 +90,6 @@ export async function tierOfOutput(output: string, given: { tier?: string | unde
   throw new UsageError(`cannot tell which backend wrote ${output} (no ${statePathFor(output)} or ${requestHashesPathFor(output)} beside it): give --backend <name> or --tier batch|flex|standard`);
 }
 
-/** The tier of one answer: a direct call that ran as flex (the body's `service_tier`) is billed at flex prices. */
-export function lineTier(body: unknown, tier: PriceTier): PriceTier {
-  return tier !== "batch" && obj(body).service_tier === "flex" ? "flex" : tier;
-}
 
 /** Prices answers one at a time; remembers the models the table has no price for. */
 export class UsagePricer {
@@ -200,4 +197,25 @@ export function formatCost(report: CostReport): string[] {
   const unpriced = report.unpriced.length > 0 ? ` (not counting ${report.unpriced.join(", ")}: no price)` : "";
   out.push(`total ${usd(report.totalUSD)}${unpriced}`);
   return out;
+}
+
+/**
+ * The --max-cost budget of a direct run: an answer costs what its usage says at `tier` (flex when
+ * it ran as flex); a request before it is sent costs at most its input tokens (as `plan` counts
+ * them) plus its max_tokens, or `outputTokens` when given. A model without a price is refused.
+ */
+export function directBudget(options: { limit: number; prices: PriceTable; tier: PriceTier; outputTokens?: number }): DirectBudget {
+  const pricer = new UsagePricer(options.prices, options.tier);
+  return {
+    limit: options.limit,
+    spent: (line) => pricer.line(line)?.usd ?? 0,
+    worstCase(request) {
+      const price = tierPrice(options.prices, request.body.model, lineTier(request.body, options.tier));
+      if (!price) throw new UsageError(`--max-cost ${options.limit}: no price for ${request.body.model}; add it with --price-table <file>`);
+      const input = countInputTokens(request.body).tokens;
+      const output = outputTokensOf(request.body, options.outputTokens) ?? 0;
+      const rates = price.longContext && input > price.longContext.above ? price.longContext : price;
+      return (input * rates.input + output * rates.output) / 1e6;
+    },
+  };
 }

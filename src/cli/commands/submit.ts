@@ -11,7 +11,8 @@ import { BACKENDS } from "../../submitters/index.ts";
 import { type BackendOptions, type SubmitEnv, batchSummaryLine, checkBackendName, makeBatchBackend, submitFile } from "../../submitters/submit-file.ts";
 import { stringOption } from "../options.ts";
 import { spoolStdinTo } from "./common.ts";
-import { type CostOptions, checkCost } from "./plan.ts";
+import type { DirectBudget } from "../../submitters/direct-runner.ts";
+import { type CostOptions, checkCost, costBudget, pricingTier } from "./plan.ts";
 
 export type { SubmitEnv } from "../../submitters/submit-file.ts";
 
@@ -33,15 +34,21 @@ export async function submit(backendName: string, requests: string, options: Sub
   const output = stringOption(options.output);
   if (!output || output === "-") throw new UsageError("submit needs -o <output.jsonl> (a file: its state file and chunks live beside it)");
   checkBackendName(backendName);
+  // A direct run keeps --max-cost while it sends (it can stop part-way); a batch job is refused up front.
+  const direct = backendName === "openai-compatible";
+  const tier = pricingTier(backendName, options.serviceTier);
+  let budget: DirectBudget | undefined;
   if (options.maxCost !== undefined && requests !== "-") {
-    const plan = await checkCost(requests, options);
-    if (!options.quiet) process.stderr.write(`plan: up to $${plan.maxCost.toFixed(2)} at batch prices (table of ${plan.priceTableDate}), within --max-cost ${options.maxCost}\n`);
+    const plan = await checkCost(requests, { ...options, tier }, { refuse: !direct });
+    if (direct) budget = await costBudget(options, tier);
+    const within = direct ? `--max-cost ${options.maxCost} is kept while sending` : `within --max-cost ${options.maxCost}`;
+    if (!options.quiet) process.stderr.write(`plan: up to $${plan.maxCost.toFixed(2)} at ${plan.tier} prices (table of ${plan.priceTableDate}), ${within}\n`);
   } else if (options.maxCost !== undefined) {
     throw new UsageError("--max-cost needs a request file, not - (plan reads it before anything is sent)");
   }
   const path = requests === "-" ? await spoolRequests(output) : requests;
   const log = options.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
-  const summary = await submitFile(backendName, { ...options, requests: path, output, env, ...(log ? { log } : {}) });
+  const summary = await submitFile(backendName, { ...options, requests: path, output, env, ...(budget ? { budget } : {}), ...(log ? { log } : {}) });
   if (!options.quiet) {
     process.stderr.write(`${summary.line}\n`);
     if (summary.missing.length > 0) process.stderr.write(`[${backendName}] ${summary.missing.length} custom_id(s) not in the recording, e.g. ${summary.missing.slice(0, 5).join(", ")}\n`);
@@ -91,7 +98,8 @@ export const SUBMIT_BACKEND_OPTIONS: readonly [flag: string, description: string
   ["--timeout <s>", "openai-compatible: seconds per attempt (default 600)"],
   ["--max-retries <n>", "openai-compatible: retries on 429/5xx/timeouts, honouring Retry-After (default 5)"],
   ["--retry-backoff <s>", "openai-compatible: first wait before a retry, doubling each time up to 60 s (default 1)"],
-  ["--max-cost <usd>", "Refuse to start if the plan's estimate is above this (see batchline plan)"],
+  ["--service-tier <tier>", "openai-compatible: service_tier sent with every request: flex (OpenAI flex processing: batch prices, 15 min default timeout, 10 retries), auto, default, priority"],
+  ["--max-cost <usd>", "Batch backends: refuse to start if the plan's estimate is above this (see batchline plan); openai-compatible: stop sending before the reported spend plus what is in flight would pass it"],
   ["--price-table <file>", "With --max-cost: JSON price table instead of the bundled one"],
   ["--output-tokens <n>", "With --max-cost: assume n output tokens per request instead of max_tokens"],
 ];
