@@ -37,6 +37,8 @@ export interface VoteOptions {
   modelName?: string;
   /** Writes the predictions to `output` (default: atomically with writeFileAtomic). */
   write?: (output: string, chunks: AsyncIterable<string>) => Promise<void>;
+  /** A line that is not a bugfixer output line (or repeats an instance in its pass file) is reported here and left out of the vote; without it, it throws. */
+  onBadLine?: (error: BatchlineError) => void;
 }
 
 /** How an instance's vote came out: one group, a strict winner, a tie broken by pass, or no patch at all. */
@@ -106,15 +108,25 @@ export async function processedFiles(saveDir: string): Promise<{ pass: number; p
 }
 
 /** Reads one pass file into `ballots` (instance_id -> ballots in pass order). */
-async function readPass(path: string, pass: number, ballots: Map<string, Ballot[]>): Promise<void> {
-  for await (const rec of readJsonl(createReadStream(path, { highWaterMark: 1 << 20 }), { file: path })) {
+async function readPass(path: string, pass: number, ballots: Map<string, Ballot[]>, onBadLine?: (error: BatchlineError) => void): Promise<void> {
+  const bad = (err: BatchlineError) => {
+    if (!onBadLine) throw err;
+    onBadLine(err);
+  };
+  for await (const rec of readJsonl(createReadStream(path, { highWaterMark: 1 << 20 }), { file: path, ...(onBadLine ? { onBadLine } : {}) })) {
     const parsed = ProcessedLine.safeParse(rec.value);
-    if (!parsed.success) throw new RecordValidationError({ file: path, line: rec.line }, "bugfixer output line (output_<pass>_processed.jsonl)", flattenIssues(parsed.error));
+    if (!parsed.success) {
+      bad(new RecordValidationError({ file: path, line: rec.line }, "bugfixer output line (output_<pass>_processed.jsonl)", flattenIssues(parsed.error)));
+      continue;
+    }
     const v: ProcessedLine = parsed.data;
+    const twice = ballots.get(v.instance_id)?.find((b) => b.pass === pass);
+    if (twice) {
+      bad(new RecordError({ file: path, line: rec.line }, `instance_id ${v.instance_id} is in this file twice (also line ${twice.line})`));
+      continue;
+    }
     let list = ballots.get(v.instance_id);
     if (!list) ballots.set(v.instance_id, (list = []));
-    const twice = list.find((b) => b.pass === pass);
-    if (twice) throw new RecordError({ file: path, line: rec.line }, `instance_id ${v.instance_id} is in this file twice (also line ${twice.line})`);
     const key = v.model_patch.trim() === "" ? null : normalFormKey(v.model_patch);
     list.push({ pass, line: rec.line, key, offset: rec.offset, bytes: Buffer.byteLength(rec.text) });
   }
@@ -150,7 +162,7 @@ function decide(instanceId: string, ballots: readonly Ballot[]): { vote: Instanc
 export async function voteSaveDir(options: VoteOptions): Promise<{ summary: VoteSummary; votes: InstanceVote[] }> {
   const files = await processedFiles(options.saveDir);
   const ballots = new Map<string, Ballot[]>();
-  for (const f of files) await readPass(f.path, f.pass, ballots);
+  for (const f of files) await readPass(f.path, f.pass, ballots, options.onBadLine);
 
   const summary: VoteSummary = { passes: files.map((f) => f.pass), instances: ballots.size, unanimous: 0, majority: 0, tie: 0, no_patch: 0, predictions: 0 };
   const votes: InstanceVote[] = [];

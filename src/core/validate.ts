@@ -31,6 +31,9 @@ export interface ValidationReport {
   bytes: number;
   problemCount: number;
   problems: Problem[];
+  /** with `skipBad`: lines left out for a problem of their own (not counted in `problemCount`); `skippedLines` holds at most `maxProblems`. */
+  skipped?: number;
+  skippedLines?: Problem[];
   /** request files: lines per model, url per count, chunks needed per backend. */
   models?: Record<string, number>;
   urls?: Record<string, number>;
@@ -54,6 +57,9 @@ export interface ValidateOptions {
   file: string;
   kind?: FileKind;
   maxProblems?: number;
+  /** A line with a problem of its own (bad JSON, schema, repeated id, wrong url) is left out and
+   * listed as skipped, as `submit --skip-bad` leaves it out; whole-file checks run on the rest. */
+  skipBad?: boolean;
 }
 
 /** Streams lines (text, for exact byte sizes) and checks them. Never throws for bad input. */
@@ -63,6 +69,16 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
   const problem = (at: Location, message: string) => {
     report.problemCount++;
     if (report.problems.length < maxProblems) report.problems.push({ at, message });
+  };
+  if (options.skipBad) {
+    report.skipped = 0;
+    report.skippedLines = [];
+  }
+  /** A problem of one line: a problem, or with `skipBad` a skipped line. */
+  const lineProblem = (at: Location, message: string) => {
+    if (!report.skippedLines) return problem(at, message);
+    report.skipped = (report.skipped ?? 0) + 1;
+    if (report.skippedLines.length < maxProblems) report.skippedLines.push({ at, message });
   };
   const firstLine = new Map<string, number>();
   const planners = [new ChunkPlanner(OPENAI_BATCH_LIMITS), new ChunkPlanner(ANTHROPIC_BATCH_LIMITS)];
@@ -79,7 +95,7 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
     try {
       value = JSON.parse(text);
     } catch (err) {
-      problem({ file: options.file, line }, `not valid JSON (${(err as Error).message})`);
+      lineProblem({ file: options.file, line }, `not valid JSON (${(err as Error).message})`);
       continue;
     }
     kind ??= guessKind(value);
@@ -88,30 +104,35 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
     const parsed = SCHEMA_BY_KIND[kind].safeParse(value);
     if (!parsed.success) {
       const detail = flattenIssues(parsed.error).map((i) => (i.path ? `${i.message} at ${i.path}` : i.message)).join("; ");
-      problem(at, `not a valid ${kind} line: ${detail}`);
+      lineProblem(at, `not a valid ${kind} line: ${detail}`);
       continue;
     }
     if (customId !== undefined) {
       const first = firstLine.get(customId);
-      if (first !== undefined) problem(at, `duplicate custom_id (first on line ${first})`);
-      else firstLine.set(customId, line);
+      if (first !== undefined) {
+        lineProblem(at, `duplicate custom_id (first on line ${first})`);
+        if (options.skipBad) continue;
+      } else firstLine.set(customId, line);
     }
     if (kind === "request") {
       const req = parsed.data as BatchRequest;
-      models[req.body.model] = (models[req.body.model] ?? 0) + 1;
-      urls[req.url] = (urls[req.url] ?? 0) + 1;
+      const wrong: string[] = [];
       if (!(BATCH_URLS as readonly string[]).includes(req.url)) {
         const hint = BATCH_URLS.find((u) => u.endsWith(req.url));
-        problem(at, `url ${req.url} is not a Batch API endpoint${hint ? ` (use ${hint})` : ` (one of ${BATCH_URLS.join(", ")})`}`);
+        wrong.push(`url ${req.url} is not a Batch API endpoint${hint ? ` (use ${hint})` : ` (one of ${BATCH_URLS.join(", ")})`}`);
       }
       const lacking = missingBodyFields(req.url, req.body);
-      if (lacking.length > 0) problem(at, `a ${req.url} body needs ${lacking.map((f) => `body.${f}`).join(" and ")}`);
+      if (lacking.length > 0) wrong.push(`a ${req.url} body needs ${lacking.map((f) => `body.${f}`).join(" and ")}`);
+      for (const message of wrong) lineProblem(at, message);
+      if (wrong.length > 0 && options.skipBad) continue;
+      models[req.body.model] = (models[req.body.model] ?? 0) + 1;
+      urls[req.url] = (urls[req.url] ?? 0) + 1;
       const inputs = embeddingInputs(req.url, req.body);
       for (const planner of planners) planner.add(`${req.url} ${req.body.model}`, bytes, inputs);
     } else {
       const out = parsed.data as BatchOutput;
       if (kind === "output" && out.response === null && out.error === null) {
-        problem(at, "neither a response nor an error: an output line holds one of them");
+        lineProblem(at, "neither a response nor an error: an output line holds one of them");
         continue;
       }
       const answer = isSuccess(out) ? readAnswerBody(out.response?.body) : undefined;
@@ -174,6 +195,9 @@ export function formatReport(report: ValidationReport): string[] {
     const c = report.coverage;
     out.push(`answers: ${c.answered}/${c.requests} requests answered (${c.succeeded} succeeded), ${c.missing} missing, ${c.unexpected} answers to no request`);
   }
+  for (const p of report.skippedLines ?? []) out.push(`skipped ${formatLocation(p.at)}: ${p.message}`);
+  if ((report.skipped ?? 0) > (report.skippedLines?.length ?? 0)) out.push(`... and ${report.skipped! - report.skippedLines!.length} more skipped lines`);
+  if (report.skipped) out.push(`${report.skipped} bad line(s) skipped (--skip-bad): submit --skip-bad leaves them out; the checks above are of the other ${report.lines - report.skipped}`);
   for (const p of report.problems) out.push(`${formatLocation(p.at)}: ${p.message}`);
   if (report.problemCount > report.problems.length) out.push(`... and ${report.problemCount - report.problems.length} more problems`);
   out.push(report.problemCount === 0 ? "valid" : `${report.problemCount} problem(s)`);

@@ -34,7 +34,7 @@ export async function workdirPipeline(workdir: string): Promise<string> {
 }
 
 /** Coverage of `workdir`, a run of `definition`, step by step in order. */
-export async function pipelineCoverage(definition: PipelineDefinition, workdir: string): Promise<Record<string, StepCoverage>> {
+export async function pipelineCoverage(definition: PipelineDefinition, workdir: string, options: { onBadLine?: StepContext["onBadLine"] } = {}): Promise<Record<string, StepCoverage>> {
   const W = resolve(workdir);
   await loadManifest(W, definition.name);
   const rounds = (await readdir(W)).map((n) => /^round(\d+)$/.exec(n)?.[1]).filter((n) => n !== undefined).map(Number);
@@ -56,6 +56,7 @@ export async function pipelineCoverage(definition: PipelineDefinition, workdir: 
       log: () => {},
       progress: () => {},
       prices: BUNDLED_PRICES,
+      onBadLine: options.onBadLine,
     };
     const account = await step.account(ctx);
     const c: StepCoverage = { expected: 0, succeeded: 0, failed: {}, missing: [] };

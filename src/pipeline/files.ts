@@ -4,6 +4,7 @@
  */
 import { createReadStream } from "node:fs";
 import { type BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
+import type { JsonlParseError } from "../core/errors.ts";
 import { type JsonlRecord, customIdOf, readJsonl, readJsonlLines } from "../core/jsonl.ts";
 import { failureCode } from "../internal/replay-index.ts";
 import type { PriceTable, PriceTier } from "../submitters/prices.ts";
@@ -14,10 +15,13 @@ function absent(err: unknown): boolean {
   return (err as NodeJS.ErrnoException).code === "ENOENT";
 }
 
+/** What to do with a line that is not JSON (coverage --skip-bad); without it, it throws. */
+export type OnBadLine = ((error: JsonlParseError) => void) | undefined;
+
 /** Every record of a JSONL file; none when the file does not exist. */
-export async function* records(path: string): AsyncGenerator<JsonlRecord> {
+export async function* records(path: string, onBadLine?: OnBadLine): AsyncGenerator<JsonlRecord> {
   try {
-    yield* readJsonl(createReadStream(path), { file: path });
+    yield* readJsonl(createReadStream(path), { file: path, ...(onBadLine ? { onBadLine } : {}) });
   } catch (err) {
     if (!absent(err)) throw err;
   }
@@ -35,9 +39,9 @@ export async function countLines(path: string): Promise<number> {
 }
 
 /** The custom_ids of a file's lines, in file order. */
-export async function customIds(path: string): Promise<string[]> {
+export async function customIds(path: string, onBadLine?: OnBadLine): Promise<string[]> {
   const out: string[] = [];
-  for await (const rec of records(path)) {
+  for await (const rec of records(path, onBadLine)) {
     const id = customIdOf(rec.value);
     if (id !== undefined) out.push(id);
   }
@@ -45,8 +49,8 @@ export async function customIds(path: string): Promise<string[]> {
 }
 
 /** The failure records of a file. */
-export async function* failureRecords(path: string): AsyncGenerator<FailureRecord> {
-  for await (const rec of records(path)) {
+export async function* failureRecords(path: string, onBadLine?: OnBadLine): AsyncGenerator<FailureRecord> {
+  for await (const rec of records(path, onBadLine)) {
     const f = rec.value as FailureRecord;
     if (typeof f?.custom_id === "string" && typeof f.reason === "string") yield f;
   }
@@ -63,10 +67,10 @@ export async function reasonCounts(path: string, stage?: string): Promise<Record
 }
 
 /** Outcome per custom_id over submit outputs read in order: "ok" or the failure code; a success is never replaced by a failure. */
-export async function answerOutcomes(paths: readonly string[]): Promise<Map<string, string>> {
+export async function answerOutcomes(paths: readonly string[], onBadLine?: OnBadLine): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const path of paths) {
-    for await (const rec of records(path)) {
+    for await (const rec of records(path, onBadLine)) {
       const line = rec.value as BatchOutput;
       if (typeof line?.custom_id !== "string") continue;
       const ok = isSuccess(line);

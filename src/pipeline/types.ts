@@ -10,6 +10,7 @@ import type { z } from "zod";
 import type { PriceTable } from "../submitters/prices.ts";
 import type { SubmitEnv } from "../submitters/submit-file.ts";
 import type { PipelineRunOptions } from "./run-options.ts";
+import type { JsonlParseError } from "../core/errors.ts";
 
 /** The environment a run may read (API keys, base URLs, HF_* for datasets): passed in, never process.env. */
 export type PipelineEnv = SubmitEnv & Record<string, string | undefined>;
@@ -56,6 +57,8 @@ export interface StepContext<Options = Record<string, unknown>> {
   progress(count: number, what: string): void;
   signal?: AbortSignal | undefined;
   prices: PriceTable;
+  /** Coverage with --skip-bad: a line of a workdir file that is not JSON is reported here and skipped (without it, it throws). */
+  onBadLine?: ((error: JsonlParseError) => void) | undefined;
 }
 
 /** The five kinds of step. */

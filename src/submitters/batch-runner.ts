@@ -48,6 +48,8 @@ export interface BatchJobOptions {
   signal?: AbortSignal;
   /** Progress and events, one line each (the CLI sends them to stderr). */
   log?: (line: string) => void;
+  /** Leave out request lines that are not valid (or that this backend cannot send), reporting each here, instead of refusing the file. */
+  onBadLine?: (error: BatchlineError) => void;
 }
 
 /** What a finished job produced. */
@@ -128,10 +130,15 @@ async function writeChunks_(limits: ChunkLimits, work: string, runId: string, ro
 }
 
 /** The user's request file, checked (see request-file.ts) and by the backend, as chunkable lines. */
-async function* requestLines(path: string, backend: BatchBackend): AsyncGenerator<SourceLine> {
-  for await (const { line, text, request } of readRequestFile(path)) {
+async function* requestLines(path: string, backend: BatchBackend, onBadLine?: (error: BatchlineError) => void): AsyncGenerator<SourceLine> {
+  for await (const { line, text, request } of readRequestFile(path, onBadLine ? { onBadLine } : {})) {
     const refused = backend.checkRequest?.(request);
-    if (refused !== undefined) throw new RecordError({ file: path, line, customId: request.custom_id }, refused);
+    if (refused !== undefined) {
+      const err = new RecordError({ file: path, line, customId: request.custom_id }, refused);
+      if (!onBadLine) throw err;
+      onBadLine(err);
+      continue;
+    }
     yield { text, origin: line, customId: request.custom_id, model: request.body.model, endpoint: request.url, inputs: embeddingInputs(request.url, request.body) };
   }
 }
@@ -257,7 +264,7 @@ class BatchJob {
     }
     const runId = randomId("bl", 6);
     const sha = sha256File(requests);
-    const chunks = await writeChunks_(this.limits, this.paths.work, runId, 0, requestLines(requests, this.backend)).catch(async (err: unknown) => {
+    const chunks = await writeChunks_(this.limits, this.paths.work, runId, 0, requestLines(requests, this.backend, this.options.onBadLine)).catch(async (err: unknown) => {
       await rmdir(this.paths.work).catch(() => {}); // only when empty: a refused file leaves no <out>.chunks/ behind
       throw err;
     });

@@ -47,6 +47,8 @@ export interface DirectJobOptions {
   log?: (line: string) => void;
   /** ms between progress lines (default 5000). */
   progressEveryMs?: number;
+  /** Leave out request lines that are not valid, reporting each here, instead of refusing the file. */
+  onBadLine?: (error: BatchlineError) => void;
 }
 
 export interface DirectJobSummary {
@@ -125,8 +127,12 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   const log = options.log ?? (() => {});
 
   // Check the whole request file before sending anything (valid lines, unique ids), and hash each line.
+  // With onBadLine, a bad line is left out: `badLines` holds its line number for the later passes.
   const hashes = new Map<string, string>();
-  for await (const rec of readRequestFile(options.requests)) hashes.set(rec.request.custom_id, requestHash(rec.text));
+  const badLines = new Set<number>();
+  const onBadLine = options.onBadLine;
+  const readOptions = onBadLine ? { onBadLine: (err: BatchlineError, line: number) => (badLines.add(line), onBadLine(err)) } : {};
+  for await (const rec of readRequestFile(options.requests, readOptions)) hashes.set(rec.request.custom_id, requestHash(rec.text));
   const total = hashes.size;
 
   // What is already answered for these very requests: successes in an existing output (a finished
@@ -201,7 +207,8 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
     return true;
   }
   async function* pending(): AsyncGenerator<BatchRequest> {
-    for await (const rec of readJsonl(createReadStream(options.requests, { highWaterMark: 1 << 20 }), { file: options.requests })) {
+    for await (const rec of readJsonl(createReadStream(options.requests, { highWaterMark: 1 << 20 }), { file: options.requests, ...(badLines.size > 0 ? { onBadLine: () => {} } : {}) })) {
+      if (badLines.has(rec.line)) continue;
       const req = rec.value as BatchRequest;
       if (done.has(req.custom_id)) continue;
       if (stopped) {
@@ -260,7 +267,8 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   const sources = outputIndex ? [outputIndex, journalIndex] : [journalIndex];
   const summary: DirectJobSummary = { output: options.output, total, sent, skipped, succeeded: 0, failed: 0, byCode: {}, seconds: 0 };
   async function* lines(): AsyncGenerator<string> {
-    for await (const { text } of readJsonlLines(createReadStream(options.requests, { highWaterMark: 1 << 20 }))) {
+    for await (const { line, text } of readJsonlLines(createReadStream(options.requests, { highWaterMark: 1 << 20 }))) {
+      if (badLines.has(line)) continue;
       const id = (JSON.parse(text) as BatchRequest).custom_id;
       const from = journalIndex.has(id) || !fromOutput.has(id) ? [journalIndex] : [outputIndex!];
       yield outputLineOf((await mergedLine(from, id, summary, "no answer was recorded for this request"))!);

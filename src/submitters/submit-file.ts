@@ -82,6 +82,8 @@ export interface SubmitFileOptions extends BackendOptions {
   signal?: AbortSignal;
   /** Direct backends: stop sending before spend passes a limit (see DirectBudget). */
   budget?: DirectBudget;
+  /** Leave out request lines that are not valid (or that the backend cannot send), reporting each here, instead of refusing the file (`--skip-bad`). */
+  onBadLine?: (error: BatchlineError) => void;
 }
 
 /** What a finished submit produced, whichever backend ran it. */
@@ -288,6 +290,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.budget ? { budget: options.budget } : {}),
       ...(log ? { log } : {}),
+      ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
     });
     const missing = backend.missing ?? [];
     const unavailable = (backend as { stats?: { unavailable?: number } }).stats?.unavailable ?? 0;
@@ -320,6 +323,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     tokenLimitRetries: wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(log ? { log } : {}),
+    ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
   });
   const summary: SubmitFileSummary = { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
   if (s.failedBatches > 0) {

@@ -9,7 +9,8 @@ import type { CAC } from "cac";
 import { routeSubcommands } from "../subcommands.ts";
 import { join } from "node:path";
 import { writeFileAtomic } from "../../core/atomic-file.ts";
-import { UsageError } from "../../core/errors.ts";
+import { type BatchlineError, type Location, UsageError } from "../../core/errors.ts";
+import { SkipLog } from "./common.ts";
 import { type VoteSummary, voteSaveDir } from "../../agentless/vote.ts";
 import { writeOutput } from "../io.ts";
 import { stringOption } from "../options.ts";
@@ -28,6 +29,7 @@ interface VoteCliOptions {
   modelName?: unknown;
   jsonReport?: unknown;
   quiet?: boolean;
+  skipBad?: boolean;
 }
 
 function summaryLine(s: VoteSummary, output: string): string {
@@ -44,7 +46,10 @@ async function agentlessVote(options: VoteCliOptions): Promise<void> {
   const output = stringOption(options.output) ?? join(saveDir, "all_preds.jsonl");
   const modelName = stringOption(options.modelName);
   const jsonReport = stringOption(options.jsonReport);
-  const { summary, votes } = await voteSaveDir({ saveDir, output, write: writeOutput, ...(modelName !== undefined ? { modelName } : {}) });
+  const skipped = new SkipLog();
+  const onBadLine = options.skipBad ? (err: BatchlineError & { at?: Location }) => skipped.report(err.at ?? { file: saveDir }, err.message) : undefined;
+  const { summary, votes } = await voteSaveDir({ saveDir, output, write: writeOutput, ...(modelName !== undefined ? { modelName } : {}), ...(onBadLine ? { onBadLine } : {}) });
+  skipped.summary("agentless vote");
   if (jsonReport !== undefined) {
     const report = { save_dir: saveDir, output, summary, instances: votes };
     await writeFileAtomic(jsonReport, JSON.stringify(report, null, 2) + "\n");
@@ -60,6 +65,7 @@ export function registerAgentlessVote(cli: CAC): void {
     .option("-o, --output <file>", "Predictions to write, or - (default <save_dir>/all_preds.jsonl)")
     .option("--model-name <name>", "model_name_or_path of every prediction (default: the winning line's)")
     .option("--json-report <file>", "Write each instance's groups, their passes and sizes, and the winning pass as JSON")
+    .option("--skip-bad", "Report and leave out lines of the pass files that are not bugfixer output lines instead of failing")
     .option("-q, --quiet", "No summary on stderr")
     .example("batchline agentless vote --save_dir results/dsv3-bugfixer   # results/dsv3-bugfixer/all_preds.jsonl")
     .action((options: VoteCliOptions) => agentlessVote(options));

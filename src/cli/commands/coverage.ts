@@ -4,17 +4,22 @@
  * reason, or missing. Exits 1 when any is missing.
  */
 import type { CAC } from "cac";
-import { BatchlineError, UsageError } from "../../core/errors.ts";
+import { BatchlineError, type JsonlParseError, UsageError } from "../../core/errors.ts";
+import { SkipLog } from "./common.ts";
 import { loadPipeline, pipelineCoverage, workdirPipeline } from "../../pipeline/index.ts";
 
 export function registerCoverage(cli: CAC): void {
   cli
     .command("coverage <workdir>", "Account for every expected custom_id of a pipeline run, per step: succeeded, failed (reason) or missing")
     .option("--json", "Print the coverage as JSON")
+    .option("--skip-bad", "Report and skip lines of the run's files that are not JSON instead of failing")
     .example("npx batchline coverage runs/lite")
-    .action(async (workdir: string, options: { json?: boolean }) => {
+    .action(async (workdir: string, options: { json?: boolean; skipBad?: boolean }) => {
       if (!workdir) throw new UsageError("coverage needs a pipeline --workdir");
-      const coverage = await pipelineCoverage(await loadPipeline(await workdirPipeline(workdir)), workdir);
+      const skipped = new SkipLog();
+      const onBadLine = options.skipBad ? (err: JsonlParseError) => skipped.report(err.at, err.message) : undefined;
+      const coverage = await pipelineCoverage(await loadPipeline(await workdirPipeline(workdir)), workdir, onBadLine ? { onBadLine } : {});
+      skipped.summary("coverage");
       if (options.json) process.stdout.write(JSON.stringify(coverage) + "\n");
       else {
         for (const [step, c] of Object.entries(coverage)) {

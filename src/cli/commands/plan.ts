@@ -34,7 +34,7 @@ function maxCostOf(options: CostOptions): number | undefined {
 }
 
 /** Plans a request file with the --price-table and --output-tokens options; `label` names it in the plan and errors. */
-async function planWith(path: string, options: CostOptions & { skipBad?: boolean }, label?: string): Promise<Plan> {
+async function planWith(path: string, options: CostOptions & { skipBad?: boolean }, label?: string, silentSkips = false): Promise<Plan> {
   const outputTokens = options.outputTokens === undefined ? undefined : Number(options.outputTokens);
   if (outputTokens !== undefined && !(Number.isInteger(outputTokens) && outputTokens >= 0)) throw new UsageError(`--output-tokens ${options.outputTokens}: expected a whole number per request`);
   const enqueuedTokenLimit = options.enqueuedTokenLimit === undefined ? undefined : Number(options.enqueuedTokenLimit);
@@ -50,7 +50,7 @@ async function planWith(path: string, options: CostOptions & { skipBad?: boolean
     ...(enqueuedTokenLimit !== undefined ? { enqueuedTokenLimit } : {}),
     ...(maxChunkLines !== undefined ? { maxChunkLines } : {}),
     ...(label ? { label } : {}),
-    ...(options.skipBad ? { onBadLine: (err: BatchlineError & { at?: Location }) => skipped.report(err.at ?? { file: label ?? path }, err.message) } : {}),
+    ...(options.skipBad ? { onBadLine: silentSkips ? () => {} : (err: BatchlineError & { at?: Location }) => skipped.report(err.at ?? { file: label ?? path }, err.message) } : {}),
   });
   skipped.summary("plan");
   return plan;
@@ -88,9 +88,10 @@ function checkMaxCost(plan: Plan, options: CostOptions, refuse = true): void {
 }
 
 /** Plans a request file; with --max-cost, throws when the worst case (or the --output-tokens assumption) is above it. */
-export async function checkCost(path: string, options: CostOptions, how: { refuse?: boolean } = {}): Promise<Plan> {
+export async function checkCost(path: string, options: CostOptions & { skipBad?: boolean }, how: { refuse?: boolean } = {}): Promise<Plan> {
   maxCostOf(options);
-  const plan = await planWith(path, options);
+  // with --skip-bad the bad lines are reported once, by the submit that follows
+  const plan = await planWith(path, options, undefined, true);
   checkMaxCost(plan, options, how.refuse ?? true);
   return plan;
 }

@@ -12,6 +12,8 @@ import { stringOption } from "../options.ts";
 import { SkipLog } from "./common.ts";
 
 interface RetryOptions {
+  input?: unknown;
+  answers?: unknown;
   output?: string;
   skipBad?: boolean;
   why?: unknown;
@@ -46,10 +48,26 @@ async function retry(requestsPath: string, outputPath: string, options: RetryOpt
   }
 }
 
+/** The two inputs, from the positionals and/or -i (the request file) and --answers (the output file). */
+function retryInputs(positionals: (string | undefined)[], options: RetryOptions): { requests: string; answers: string } {
+  const given = positionals.filter((p): p is string => p !== undefined);
+  const input = stringOption(options.input);
+  const answersFlag = stringOption(options.answers);
+  const requests = input ?? given.shift();
+  const answers = answersFlag ?? given.shift();
+  if (given.length > 0) throw new UsageError(`retry: ${given.join(" ")}: one input too many (the request file is ${requests}, the output file ${answers})`);
+  if (requests === undefined || answers === undefined) {
+    throw new UsageError("retry needs the request file and the output file it was answered in: batchline retry <requests> <output> (or -i <requests> --answers <output>)");
+  }
+  return { requests, answers };
+}
+
 /** Registers `batchline retry <requests> <output>`. */
 export function registerRetry(cli: CAC): void {
   cli
-    .command("retry <requests> <output>", "Request lines to send again: missing from the output, or failed, truncated, empty (or without a patch)")
+    .command("retry [requests] [output]", "Request lines to send again: missing from the output, or failed, truncated, empty (or without a patch)")
+    .option("-i, --input <requests>", "The request file, or - for stdin (instead of the first argument)")
+    .option("--answers <output>", "The batch output file answering it (instead of the second argument)")
     .option("-o, --output <path>", "Where the request lines go, or - for stdout", { default: "-" })
     .option("--why <classes>", `Classes to retry, comma-separated: ${SELECTABLE.join(", ")} (missing always)`, { default: DEFAULT_WHY.join(",") })
     .option("--save-dir <dir>", "An agentless --save_dir: requests with a proc_step2 failure in its failures.jsonl are no-patch")
@@ -57,5 +75,9 @@ export function registerRetry(cli: CAC): void {
     .option("-q, --quiet", "No progress or summary on stderr")
     .example("batchline retry batch_requests_step1.jsonl batch_output_step1.jsonl -o retry_step1.jsonl")
     .example("batchline retry batch_requests_step2.jsonl batch_output_step2.jsonl --why failed,no-patch --save-dir results/run1")
-    .action((requestsPath: string, outputPath: string, options: RetryOptions) => retry(requestsPath, outputPath, options));
+    .example("batchline retry -i batch_requests_step1.jsonl --answers batch_output_step1.jsonl -o retry_step1.jsonl")
+    .action((first: string | undefined, second: string | undefined, options: RetryOptions) => {
+      const { requests, answers } = retryInputs([first, second], options);
+      return retry(requests, answers, options);
+    });
 }

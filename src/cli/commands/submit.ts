@@ -5,12 +5,12 @@
 import type { CAC } from "cac";
 import { INPUT_OPTION, inputPath } from "../io.ts";
 import { basename, dirname, join, resolve } from "node:path";
-import { BatchlineError, UsageError } from "../../core/errors.ts";
+import { BatchlineError, type Location, UsageError } from "../../core/errors.ts";
 import { cancelJob, downloadJob, jobStatus, loadJobState, type BatchJobSummary } from "../../submitters/batch-runner.ts";
 import { BACKENDS } from "../../submitters/index.ts";
 import { type BackendOptions, type SubmitEnv, batchSummaryLine, checkBackendName, makeBatchBackend, submitFile } from "../../submitters/submit-file.ts";
 import { stringOption } from "../options.ts";
-import { spoolStdinTo } from "./common.ts";
+import { SkipLog, spoolStdinTo } from "./common.ts";
 import type { DirectBudget } from "../../submitters/direct-runner.ts";
 import { type CostOptions, checkCost, costBudget, pricingTier } from "./plan.ts";
 
@@ -19,6 +19,7 @@ export type { SubmitEnv } from "../../submitters/submit-file.ts";
 export interface SubmitOptions extends CostOptions, BackendOptions {
   output?: string;
   quiet?: boolean;
+  skipBad?: boolean;
 }
 
 /** Copies stdin into the job's work directory, so that a resumed run can check and reuse it. */
@@ -48,7 +49,10 @@ export async function submit(backendName: string, requests: string, options: Sub
   }
   const path = requests === "-" ? await spoolRequests(output) : requests;
   const log = options.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
-  const summary = await submitFile(backendName, { ...options, requests: path, output, env, ...(budget ? { budget } : {}), ...(log ? { log } : {}) });
+  const skipped = new SkipLog();
+  const onBadLine = options.skipBad ? (err: BatchlineError & { at?: Location }) => skipped.report(err.at ?? { file: path }, err.message) : undefined;
+  const summary = await submitFile(backendName, { ...options, requests: path, output, env, ...(budget ? { budget } : {}), ...(log ? { log } : {}), ...(onBadLine ? { onBadLine } : {}) });
+  skipped.summary("submit");
   if (!options.quiet) {
     process.stderr.write(`${summary.line}\n`);
     if (summary.missing.length > 0) process.stderr.write(`[${backendName}] ${summary.missing.length} custom_id(s) not in the recording, e.g. ${summary.missing.slice(0, 5).join(", ")}\n`);
@@ -110,6 +114,7 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .option("-o, --output <path>", "Output file (OpenAI Batch output lines, each custom_id once); <output>.state.json and <output>.chunks/ sit beside it");
   for (const [flag, description] of SUBMIT_BACKEND_OPTIONS) command.option(flag, description);
   command
+    .option("--skip-bad", "Report and leave out request lines that are not valid (or that the backend cannot send) instead of refusing the file")
     .option("--from <file>", "replay: the recorded output file to answer from")
     .option("--anthropic-version <date>", "anthropic-batch: API version to send and translate for: 2026-10-21 (default; drops temperature/top_p/top_k) or 2023-06-01 (keeps them); env ANTHROPIC_VERSION")
     .option("-q, --quiet", "No progress on stderr")

@@ -13,6 +13,7 @@ interface ValidateCliOptions {
   maxProblems?: string | number;
   quiet?: boolean;
   requests?: string;
+  skipBad?: boolean;
 }
 
 const KINDS: FileKind[] = ["request", "output", "error"];
@@ -26,6 +27,7 @@ async function validate(path: string, options: ValidateCliOptions): Promise<void
   const report = await validateBatchFile(readJsonlLines(input.chunks), {
     file: input.file,
     maxProblems,
+    ...(options.skipBad ? { skipBad: true } : {}),
     ...(kindText ? { kind: kindText as FileKind } : {}),
   });
   input.progress.done();
@@ -57,6 +59,7 @@ export function registerValidate(cli: CAC): void {
     .option("--requests <file>", "Output files: also check every request in <file> is answered exactly once (joined by custom_id)")
     .option("--json", "Print the report as one JSON object")
     .option("--max-problems <n>", "Problems listed in full (all are counted)", { default: 20 })
+    .option("--skip-bad", "List lines with a problem of their own as skipped (as submit --skip-bad leaves them out) and check the rest")
     .option("-q, --quiet", "No progress on stderr")
     .example("batchline validate batch_requests_step1.jsonl --kind request")
     .example("batchline validate batch_output_step1.jsonl --requests batch_requests_step1.jsonl")

@@ -67,10 +67,10 @@ export function evaluate<Options = any>(name: string, o: EvalStepOptions<Options
     },
     async account(ctx) {
       const expected = new Set<string>();
-      for (const path of await ctx.versions(o.in)) for (const id of await customIds(path)) expected.add(id);
+      for (const path of await ctx.versions(o.in)) for (const id of await customIds(path, ctx.onBadLine)) expected.add(id);
       const outcome = new Map<string, string>();
       for (const path of await ctx.versions(o.out)) {
-        for await (const rec of fileRecords(path)) {
+        for await (const rec of fileRecords(path, ctx.onBadLine)) {
           const r = rec.value as EvalResult;
           if (outcome.get(r.custom_id) !== "ok") outcome.set(r.custom_id, r.status === "passed" ? "ok" : (r.reason ?? r.status));
         }

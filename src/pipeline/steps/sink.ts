@@ -77,11 +77,11 @@ export function sink<Options = any>(name: string, o: SinkStepOptions<Options>): 
       }
     },
     async account(ctx) {
-      const answered = await answerOutcomes(await ctx.versions(o.in[0]!));
+      const answered = await answerOutcomes(await ctx.versions(o.in[0]!), ctx.onBadLine);
       const expected = new Set<string>(answered.keys());
-      if (answered.size === 0) for (const path of await ctx.versions(o.in[0]!)) for (const id of await customIds(path)) expected.add(id);
+      if (answered.size === 0) for (const path of await ctx.versions(o.in[0]!)) for (const id of await customIds(path, ctx.onBadLine)) expected.add(id);
       const failed = new Map<string, string>();
-      if (o.failures) for await (const f of failureRecords(ctx.file(o.failures))) if (owns(f)) failed.set(f.custom_id, f.reason);
+      if (o.failures) for await (const f of failureRecords(ctx.file(o.failures), ctx.onBadLine)) if (owns(f)) failed.set(f.custom_id, f.reason);
       const done = o.succeeded ? await o.succeeded(ctx.file(o.out), expected) : new Set([...expected].filter((id) => !failed.has(id)));
       return { expected, outcome: (id) => (failed.has(id) ? failed.get(id) : done.has(id) ? "ok" : undefined) };
     },

@@ -92,10 +92,10 @@ export function stage<Options = any, Out = any>(name: string, stageName: string,
     async account(ctx): Promise<StepAccount> {
       const done = new Set<string>();
       const failed = new Map<string, string>();
-      for (const path of await ctx.versions(o.out)) for (const id of await customIds(path)) done.add(id);
-      if (o.failures) for (const path of await ctx.versions(o.failures)) for await (const f of failureRecords(path)) failed.set(f.custom_id, f.reason);
+      for (const path of await ctx.versions(o.out)) for (const id of await customIds(path, ctx.onBadLine)) done.add(id);
+      if (o.failures) for (const path of await ctx.versions(o.failures)) for await (const f of failureRecords(path, ctx.onBadLine)) failed.set(f.custom_id, f.reason);
       const expected = new Set<string>();
-      if (o.in !== undefined) for (const path of await ctx.versions(o.in)) for (const id of await customIds(path)) expected.add(id);
+      if (o.in !== undefined) for (const path of await ctx.versions(o.in)) for (const id of await customIds(path, ctx.onBadLine)) expected.add(id);
       else for (const id of [...done, ...failed.keys()]) expected.add(id);
       return { expected, outcome: (id) => (done.has(id) ? "ok" : failed.get(id)) };
     },

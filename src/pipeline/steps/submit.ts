@@ -77,8 +77,8 @@ export function submit<Options = any>(name: string, o: SubmitStepOptions<Options
     },
     async account(ctx) {
       const expected = new Set<string>();
-      for (const path of await ctx.versions(o.in)) for (const id of await customIds(path)) expected.add(id);
-      const outcomes = await answerOutcomes(await ctx.versions(o.out));
+      for (const path of await ctx.versions(o.in)) for (const id of await customIds(path, ctx.onBadLine)) expected.add(id);
+      const outcomes = await answerOutcomes(await ctx.versions(o.out), ctx.onBadLine);
       return { expected, outcome: (id) => outcomes.get(id) };
     },
   };
