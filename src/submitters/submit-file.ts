@@ -17,6 +17,7 @@ import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
 import { type DirectBackend, type DirectBudget, runDirectJob } from "./direct-runner.ts";
 import { ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
+import { type BatchProvider, checkOpenAIBatchProvider, completionWindowFor, providerFor } from "./providers.ts";
 import type { BatchBackend } from "./types.ts";
 
 /** What the caller read from the environment (the CLI's main.ts is the only module that reads env). */
@@ -59,6 +60,10 @@ export interface BackendOptions {
   anthropicVersion?: string | undefined;
   /** openai-compatible: `service_tier` sent with every request (flex: OpenAI's flex processing). */
   serviceTier?: string | undefined;
+  /** openai-batch: the provider (providers.ts) whose limits and endpoints apply; default: from the base URL's host. */
+  provider?: string | undefined;
+  /** openai-batch: completion_window to ask for, within what the provider takes (default 24h). */
+  completionWindow?: string | undefined;
 }
 
 /** The service tiers OpenAI's chat and responses APIs take. */
@@ -153,14 +158,29 @@ function anthropicVersionFor(name: string, flag: unknown, env: SubmitEnv): strin
 }
 
 /** A batch backend by name, with its key and base URL from `env` (`baseUrl` wins over the env's), and for anthropic-batch its API version. */
-export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null }> {
+export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string, openai: { provider?: string | undefined; completionWindow?: string | undefined } = {}): Promise<{ backend: BatchBackend; baseURL: string | null }> {
   if (!isBatchBackend(name)) throw new UsageError(`unknown backend ${name}; backends: ${backendNames().join(", ")}`);
   const anthropic = name === "anthropic-batch";
   const anthropicVersion = anthropicVersionFor(name, anthropicVersionFlag, env);
   const baseURL = baseUrl ?? (anthropic ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL);
   const apiKey = anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY;
   if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
-  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}) }), baseURL: baseURL ?? null };
+  const provider = openaiProviderFor(name, openai.provider, openai.completionWindow, baseURL);
+  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}), ...provider }), baseURL: baseURL ?? null };
+}
+
+/** openai-batch's provider row and completion window, checked; --provider and --completion-window are refused on other backends. */
+function openaiProviderFor(name: string, given: unknown, window: unknown, baseURL: string | undefined): { provider?: BatchProvider; completionWindow?: string } {
+  const providerName = text(given);
+  const completionWindow = text(window);
+  if (name !== "openai-batch") {
+    if (providerName !== undefined) throw new UsageError(`--provider is for openai-batch (OpenAI-format batch providers), not ${name}`);
+    if (completionWindow !== undefined) throw new UsageError(`--completion-window is for openai-batch, not ${name}`);
+    return {};
+  }
+  const provider = providerFor(providerName, baseURL);
+  checkOpenAIBatchProvider(provider);
+  return { provider, completionWindow: completionWindowFor(provider, completionWindow) };
 }
 
 /**
@@ -171,8 +191,10 @@ export async function checkBackendOptions(name: string, options: BackendOptions,
   checkBackendName(name);
   anthropicVersionFor(name, options.anthropicVersion, env);
   serviceTierFor(name, options.serviceTier);
+  if (!isBatchBackend(name)) openaiProviderFor(name, options.provider, options.completionWindow, undefined);
   if (isBatchBackend(name)) {
     const anthropic = name === "anthropic-batch";
+    openaiProviderFor(name, options.provider, options.completionWindow, text(options.baseUrl) ?? (anthropic ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL));
     if (!(anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY)) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
     retryRounds(options.retryFailed);
     positive(options.maxChunkLines, "--max-chunk-lines");
@@ -306,7 +328,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     };
   }
   const retryFailed = retryRounds(options.retryFailed);
-  const { backend, baseURL } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion));
+  const { backend, baseURL } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion), { provider: options.provider, completionWindow: options.completionWindow });
   const maxChunkLines = positive(options.maxChunkLines, "--max-chunk-lines");
   const maxChunkMb = positive(options.maxChunkMb, "--max-chunk-mb");
   const s = await runBatchJob(backend, {

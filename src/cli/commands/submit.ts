@@ -93,6 +93,8 @@ export const SUBMIT_BACKEND_OPTIONS: readonly [flag: string, description: string
   ["--base-url <url>", "API base URL (default: OPENAI_BASE_URL, else the provider's)"],
   ["--max-chunk-lines <n>", "Fewer lines per batch than the backend allows (partial results sooner)"],
   ["--max-chunk-mb <mb>", "Fewer MB (1 MB = 1,000,000 bytes) per batch than the backend allows"],
+  ["--provider <name>", "openai-batch: the OpenAI-format batch provider whose limits and endpoints apply: openai, groq (others are refused with what differs); default: from the --base-url host"],
+  ["--completion-window <w>", "openai-batch: completion_window to ask for (default 24h; groq takes 24h to 7d)"],
   ["--create-interval <s>", "Batch backends: seconds between two batch creates (default 1): creates are staggered"],
   ["--token-limit-retries <n>", "Batch backends: times a batch refused with token_limit_exceeded is created again, with backoff, before its lines count as failed (default 8)"],
   ["--token-limit-backoff <s>", "Batch backends: first wait in seconds before such a batch is created again; doubles each time, up to 30 min (default 60)"],
