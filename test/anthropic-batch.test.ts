@@ -227,6 +227,28 @@ describe("submit anthropic-batch", () => {
       const r2 = await runCli(["submit", "anthropic-batch", requests, "-o", join(dir, "old2.jsonl"), "--poll-interval", "0.02"], { env: env(double.baseURL, { ANTHROPIC_VERSION: "2023-06-01" }) });
       assert.equal(r2.code, 0, r2.stderr);
       assert.equal(double.versions.at(-1), "2023-06-01");
+
+      // batch status/download talk the version the run used (its state file), unless told otherwise
+      const statePath = join(dir, "old1.jsonl.state.json");
+      const state = JSON.parse(await readFile(statePath, "utf8"));
+      assert.equal(state.apiVersion, "2023-06-01");
+      // as if the results had not been fetched yet, so that download asks the API again
+      const unfetched = () => {
+        for (const round of state.rounds) for (const chunk of round.chunks) delete chunk.results;
+        return writeFile(statePath, JSON.stringify(state));
+      };
+      await unfetched();
+      const before = double.versions.length;
+      const st = await runCli(["batch", "download", join(dir, "old1.jsonl.state.json"), "-o", join(dir, "old1-same.jsonl")], { env: env(double.baseURL) });
+      assert.equal(st.code, 0, st.stderr);
+      assert.ok(double.versions.length > before && double.versions.slice(before).every((v) => v === "2023-06-01"), double.versions.slice(before).join(","));
+      const answers = async (f: string) => (parseLines(await readFile(join(dir, f), "utf8")) as { custom_id: string; response: unknown }[]).map((l) => [l.custom_id, l.response]);
+      assert.deepEqual(await answers("old1-same.jsonl"), await answers("old1.jsonl"));
+      await unfetched();
+      const dl = await runCli(["batch", "download", statePath, "-o", join(dir, "old1-again.jsonl"), "--anthropic-version", "2026-10-21"], { env: env(double.baseURL) });
+      assert.equal(dl.code, 0, dl.stderr);
+      assert.equal(double.versions.at(-1), "2026-10-21");
+      assert.deepEqual(await answers("old1-again.jsonl"), await answers("old1.jsonl"));
       assert.throws(() => anthropicBatch({ apiKey: "k", anthropicVersion: "2024-01-01" }), /unknown anthropic-version 2024-01-01; batchline translates requests for 2023-06-01 and 2026-10-21/);
     } finally {
       await double.close();

@@ -27,6 +27,7 @@ import { registerSubmit } from "./commands/submit.ts";
 import { registerSlice } from "./commands/slice.ts";
 import { printStageHelp, registerStageCommands } from "./commands/stage.ts";
 import { registerValidate } from "./commands/validate.ts";
+import { registerView } from "./commands/view.ts";
 import { knownOptions, refuseMissingValues, refuseUnknownOptions } from "./known-options.ts";
 import { normalizeOptions } from "./options.ts";
 import { shutdown } from "./shutdown.ts";
@@ -60,7 +61,7 @@ function buildCli() {
   registerSchema(cli);
   registerPlan(cli);
   registerCost(cli);
-  registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY });
+  registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY, serveKey: process.env.BATCHLINE_SERVE_API_KEY, dataHome: process.env.XDG_DATA_HOME });
   registerSubmit(cli, {
     OPENAI_API_KEY: process.env.OPENAI_API_KEY,
     OPENAI_BASE_URL: process.env.OPENAI_BASE_URL,
@@ -75,6 +76,7 @@ function buildCli() {
   registerPipeline(cli, process.env);
   registerDemo(cli);
   registerCoverage(cli);
+  registerView(cli, process.env);
   registerStageCommands(cli, OWN_COMMAND_PIPELINES);
   cli.help();
   cli.version(packageVersion());

@@ -6,8 +6,8 @@
  * Input files are streamed twice (validate, execute), never held in memory.
  */
 import { once } from "node:events";
-import { createReadStream } from "node:fs";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { createHash, timingSafeEqual } from "node:crypto";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -23,8 +23,10 @@ import { randomId } from "../internal/ids.ts";
 import { countInputTokens } from "../submitters/plan.ts";
 import type { Executor, LineAnswer } from "./executors.ts";
 import type { Faults } from "./faults.ts";
-import { FileStore } from "./file-store.ts";
+import { FairLimiter } from "./fair-limiter.ts";
+import { FileStore, type StoredFile } from "./file-store.ts";
 import { multipartBoundary, readMultipart } from "./multipart.ts";
+import { SERVE_DB, ServeStore } from "./serve-store.ts";
 
 type BatchStatus = "validating" | "failed" | "in_progress" | "finalizing" | "completed" | "expired" | "cancelling" | "cancelled";
 
@@ -62,15 +64,19 @@ export interface ServerStats {
   contentDownloads: number;
   linesExecuted: number;
   faultsInjected: number;
+  /** Unfinished batches this start found in the data directory and continued. */
+  batchesResumed: number;
 }
 
 export interface BatchServerOptions {
   executor: Executor;
-  /** Lines in flight at once in each batch. */
+  /** Upstream calls in flight at once, shared by all running batches. */
   concurrency?: number;
   faults?: Faults;
-  /** Where files live; a temp directory (removed on close) by default. */
+  /** Where files, batches and answers are kept (serve.db + file contents); a temp directory (removed on close) by default. */
   dataDir?: string;
+  /** Bearer keys clients must send; none: no auth. With several, each key sees only its own files and batches. */
+  apiKeys?: string[];
   host?: string;
   port?: number;
   log?: (line: string) => void;
@@ -82,7 +88,28 @@ export interface BatchServer {
   port: number;
   stats: ServerStats;
   batches: Map<string, BatchObject>;
-  close(): Promise<void>;
+  /** The shared upstream limit (its high-water mark shows fairness and backpressure in tests). */
+  limiter: FairLimiter;
+  /**
+   * Stops the server. With `graceMs`, a graceful stop: new batches get 503, no new line is sent
+   * upstream, lines in flight get up to `graceMs` to finish and are kept; then (or at once without
+   * it) calls still in flight are aborted. Unfinished batches stay in the data directory for the
+   * next start either way.
+   */
+  close(options?: { graceMs?: number }): Promise<void>;
+}
+
+/** Read size of a running batch's input (hundreds of batches may be reading at once). */
+const RUN_READ_CHUNK = 64 * 1024;
+/** Batches writing their result files at once (each holds two open files while it does). */
+const FINALIZING_AT_ONCE = 8;
+
+/** Statuses of a batch that is not over: a start continues them. */
+const UNFINISHED = new Set<BatchStatus>(["validating", "in_progress", "finalizing", "cancelling"]);
+
+/** What the store keeps for a key: a digest of it, never the key. */
+function ownerOf(key: string): string {
+  return createHash("sha256").update(`batchline-serve-owner\0${key}`).digest("hex").slice(0, 32);
 }
 
 const now = () => Math.floor(Date.now() / 1000);
@@ -206,30 +233,31 @@ async function readJsonBody(req: IncomingMessage): Promise<Record<string, unknow
   }
 }
 
-function shuffleInPlace<T>(items: T[]): void {
-  for (let i = items.length - 1; i > 0; i--) {
-    const j = Math.floor(Math.random() * (i + 1));
-    [items[i], items[j]] = [items[j]!, items[i]!];
-  }
-}
-
 /** Starts the server on 127.0.0.1 (port 0 by default: the OS picks one). */
 export async function startBatchServer(options: BatchServerOptions): Promise<BatchServer> {
   const faults = options.faults ?? {};
   const ownDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? (await mkdtemp(join(tmpdir(), "batchline-serve-")));
-  const store = new FileStore(dataDir);
+  await mkdir(dataDir, { recursive: true });
+  const db = new ServeStore(dataDir);
+  const store = new FileStore(dataDir, db);
   await store.init();
   const batches = new Map<string, BatchObject>();
+  const batchInfo = new Map<string, { seq: number; owner: string; outputExpiry: number | null }>();
   const cancelRequested = new Map<string, AbortController>(); // batch id -> aborts its waits
   const running = new Set<Promise<void>>();
-  const shutdown = new AbortController();
-  const stats: ServerStats = { uploads: 0, batchesCreated: 0, batchPolls: 0, contentDownloads: 0, linesExecuted: 0, faultsInjected: 0 };
+  const shutdown = new AbortController(); // aborts upstream calls: the hard stop
+  const drain = new AbortController(); // stops taking batches and lines: the graceful stop
+  const stats: ServerStats = { uploads: 0, batchesCreated: 0, batchPolls: 0, contentDownloads: 0, linesExecuted: 0, faultsInjected: 0, batchesResumed: 0 };
   const log = options.log ?? (() => {});
-  const concurrency = options.concurrency ?? 16;
+  const limiter = new FairLimiter(options.concurrency ?? 16);
+  const finalizing = new FairLimiter(FINALIZING_AT_ONCE);
+  const owners = new Map<string, string>(); // key digest -> itself, for lookups by Bearer token
+  for (const key of options.apiKeys ?? []) owners.set(ownerOf(key), ownerOf(key));
   let flakyCounter = 0;
   const lineFailures = new Map<string, number>(); // custom_id -> times a line-error rule answered it
   const enqueued = new Map<string, number>(); // model -> input tokens of its batches in progress
+  const persist = (batch: BatchObject) => db.saveBatch(batch);
 
   const flaky = (res: ServerResponse): boolean => {
     if (!faults.flakyEvery) return false;
@@ -285,181 +313,257 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     return { problems, total, model, tokens };
   }
 
-  /** Runs a batch; its input file stays readable until the batch ends, even if it is deleted meanwhile. */
-  async function execute(batch: BatchObject, outputExpiry: number | null): Promise<void> {
+  /** Runs (or resumes) a batch; its input file stays readable until the batch ends, even if it is deleted meanwhile. */
+  async function execute(batch: BatchObject): Promise<void> {
     const release = store.pin(batch.input_file_id);
     try {
-      await executePinned(batch, outputExpiry);
+      await executePinned(batch);
     } finally {
-      await release();
+      await release(UNFINISHED.has(batch.status)); // stopped with the server: the next start goes on with it
     }
   }
 
-  async function executePinned(batch: BatchObject, outputExpiry: number | null): Promise<void> {
+  const expired = (batch: BatchObject) => now() >= batch.expires_at;
+
+  async function executePinned(batch: BatchObject): Promise<void> {
     const delay = faults.stepDelayMs ?? 0;
     const cancelled = new AbortController();
+    if (batch.status === "cancelling") cancelled.abort();
     cancelRequested.set(batch.id, cancelled);
-    /** Waits, but a cancel ends the wait early (a shutdown still throws). */
+    /** Waits, but a cancel or a graceful stop ends the wait early (a hard stop still throws). */
     const pause = (ms: number) =>
-      sleep(ms, AbortSignal.any([shutdown.signal, cancelled.signal])).catch((e: unknown) => {
+      sleep(ms, AbortSignal.any([shutdown.signal, drain.signal, cancelled.signal])).catch((e: unknown) => {
         if (shutdown.signal.aborted) throw e;
       });
     const isCancelled = () => cancelled.signal.aborted;
-    await pause(delay);
-    const { problems, total, model, tokens } = await validate(batch);
-    batch.model = model;
-    const enqueuedBefore = enqueued.get(model ?? "") ?? 0;
-    const overLimit = faults.tokenLimitExceeded || (faults.enqueuedTokenLimit !== undefined && enqueuedBefore + tokens > faults.enqueuedTokenLimit);
-    if (problems.length > 0 || overLimit) {
-      batch.status = "failed";
-      batch.failed_at = now();
-      batch.errors = {
-        object: "list",
-        data: problems.length > 0 ? problems : [{ code: "token_limit_exceeded", message: `Enqueued token limit reached for ${model}. Wait for other batches to finish or split this one.`, param: null, line: null }],
-      };
-      log(`${batch.id}: failed (${batch.errors.data[0]!.code})`);
+    if (batch.status === "finalizing") return finalize(batch, undefined);
+    if (batch.status === "validating") {
+      await pause(delay);
+      if (drain.signal.aborted) return; // still validating: the next start validates it again
+      if (expired(batch)) return finalize(batch, "expired");
+      const { problems, total, model, tokens } = await validate(batch);
+      batch.model = model;
+      const enqueuedBefore = enqueued.get(model ?? "") ?? 0;
+      const overLimit = faults.tokenLimitExceeded || (faults.enqueuedTokenLimit !== undefined && enqueuedBefore + tokens > faults.enqueuedTokenLimit);
+      if (problems.length > 0 || overLimit) {
+        batch.status = "failed";
+        batch.failed_at = now();
+        batch.errors = {
+          object: "list",
+          data: problems.length > 0 ? problems : [{ code: "token_limit_exceeded", message: `Enqueued token limit reached for ${model}. Wait for other batches to finish or split this one.`, param: null, line: null }],
+        };
+        persist(batch);
+        log(`${batch.id}: failed (${batch.errors.data[0]!.code})`);
+        return;
+      }
+      if (drain.signal.aborted) return;
+      batch.request_counts.total = total;
+      if (!isCancelled()) {
+        batch.status = "in_progress";
+        batch.in_progress_at = now();
+      }
+      persist(batch);
+      enqueued.set(model ?? "", enqueuedBefore + tokens);
+      try {
+        await run(batch, delay, pause, isCancelled);
+      } finally {
+        enqueued.set(model ?? "", (enqueued.get(model ?? "") ?? tokens) - tokens);
+      }
       return;
     }
-    enqueued.set(model ?? "", enqueuedBefore + tokens);
-    try {
-      await run(batch, total, outputExpiry, delay, pause, isCancelled);
-    } finally {
-      enqueued.set(model ?? "", (enqueued.get(model ?? "") ?? tokens) - tokens);
-    }
+    await run(batch, delay, pause, isCancelled);
   }
 
-  async function run(batch: BatchObject, total: number, outputExpiry: number | null, delay: number, pause: (ms: number) => Promise<void>, isCancelled: () => boolean): Promise<void> {
-    if (!isCancelled()) {
-      batch.status = "in_progress";
-      batch.in_progress_at = now();
-    }
-    batch.request_counts.total = total;
-
-    const out = await openAtomic(join(dataDir, `${batch.id}.output.tmp`));
-    const err = await openAtomic(join(dataDir, `${batch.id}.errors.tmp`));
-    let outLines = 0;
-    let errLines = 0;
-    const done = new Set<string>();
-    let answered = 0; // counted as answers arrive, before they are written (the expiry fault reads it)
-    let stopped: "expired" | "cancelled" | undefined;
+  /**
+   * Sends the batch's lines that have no answer yet through the shared upstream limit and keeps
+   * each answer as it arrives. A graceful stop leaves the batch as it is (in_progress or
+   * cancelling) for the next start; otherwise the batch ends and its files are written.
+   */
+  async function run(batch: BatchObject, delay: number, pause: (ms: number) => Promise<void>, isCancelled: () => boolean): Promise<void> {
+    const order = batchInfo.get(batch.id)!.seq;
+    let answered = batch.request_counts.completed + batch.request_counts.failed; // the expiry fault reads it
+    let stopped: "expired" | "cancelled" | "draining" | undefined;
     const started = Date.now();
 
-    const writeAnswer = async (customId: string, answer: LineAnswer) => {
-      const line = JSON.stringify({ id: randomId("batch_req_"), custom_id: customId, response: answer.response, error: answer.error }) + "\n";
+    const keep = (customId: string, answer: LineAnswer) => {
       const ok = answer.response !== null && answer.response.status_code === 200;
+      const line = JSON.stringify({ id: randomId("batch_req_"), custom_id: customId, response: answer.response, error: answer.error });
+      const counts = { ...batch.request_counts };
+      const usage = structuredClone(batch.usage);
       if (ok) {
-        outLines++;
         batch.request_counts.completed++;
         addUsage(batch.usage, answer.response!.body);
-        await writeChunks(out.stream, [line]);
-      } else {
-        errLines++;
-        batch.request_counts.failed++;
-        await writeChunks(err.stream, [line]);
+      } else batch.request_counts.failed++;
+      if (!db.addAnswer(batch, customId, ok, line)) {
+        batch.request_counts = counts; // answered already (a line sent again after a restart): kept once
+        batch.usage = usage;
       }
+    };
+
+    const stopReason = (): typeof stopped => {
+      if (isCancelled()) return "cancelled";
+      if (drain.signal.aborted) return "draining";
+      if (expired(batch) || (faults.expireAfterLines !== undefined && answered >= faults.expireAfterLines)) return "expired";
+      return undefined;
     };
 
     async function* requests(): AsyncGenerator<BatchRequest> {
-      for await (const { text } of readJsonlLines(store.read(batch.input_file_id))) {
-        if (isCancelled()) {
-          stopped = "cancelled";
-          return;
-        }
-        if (faults.expireAfterLines !== undefined && answered >= faults.expireAfterLines) {
-          stopped = "expired";
-          return;
-        }
-        yield JSON.parse(text) as BatchRequest;
+      for await (const { text } of readJsonlLines(store.read(batch.input_file_id, RUN_READ_CHUNK))) {
+        if ((stopped = stopReason())) return;
+        const request = JSON.parse(text) as BatchRequest;
+        if (!db.hasAnswer(batch.id, request.custom_id)) yield request;
       }
     }
 
-    const answerOne = async (request: BatchRequest): Promise<[string, LineAnswer]> => {
-      const rule = faults.lineErrors?.find((r) => r.match.test(request.custom_id) && (r.times === undefined || (lineFailures.get(request.custom_id) ?? 0) < r.times));
-      if (rule) {
-        lineFailures.set(request.custom_id, (lineFailures.get(request.custom_id) ?? 0) + 1);
+    const answerOne = async (request: BatchRequest): Promise<[string, LineAnswer | null]> => {
+      await limiter.acquire(order);
+      try {
+        // Waited for a slot: the batch may have been cancelled or the server told to stop meanwhile.
+        if (stopReason()) return [request.custom_id, null];
+        const rule = faults.lineErrors?.find((r) => r.match.test(request.custom_id) && (r.times === undefined || (lineFailures.get(request.custom_id) ?? 0) < r.times));
+        if (rule) {
+          lineFailures.set(request.custom_id, (lineFailures.get(request.custom_id) ?? 0) + 1);
+          answered++;
+          stats.faultsInjected++;
+          return [request.custom_id, { response: { status_code: rule.status, request_id: randomId("req_"), body: { error: { message: `injected fault: HTTP ${rule.status}`, type: rule.status >= 500 ? "server_error" : "invalid_request_error", param: null, code: null } } }, error: null }];
+        }
+        stats.linesExecuted++;
+        const answer = await options.executor(request, shutdown.signal);
         answered++;
-        stats.faultsInjected++;
-        return [request.custom_id, { response: { status_code: rule.status, request_id: randomId("req_"), body: { error: { message: `injected fault: HTTP ${rule.status}`, type: rule.status >= 500 ? "server_error" : "invalid_request_error", param: null, code: null } } }, error: null }];
+        return [request.custom_id, answer];
+      } finally {
+        limiter.release();
       }
-      stats.linesExecuted++;
-      const answer = await options.executor(request, shutdown.signal);
-      answered++;
-      return [request.custom_id, answer];
     };
 
+    for await (const [customId, answer] of mapConcurrent(requests(), limiter.limit, answerOne)) {
+      if (answer) keep(customId, answer);
+    }
+    stopped = stopReason() ?? stopped;
+    if (stopped === "draining") return;
+    if (!stopped && Date.now() - started < delay) {
+      await pause(delay - (Date.now() - started));
+      stopped = stopReason();
+      if (stopped === "draining") return;
+    }
+    if (stopped === "expired" || stopped === "cancelled") {
+      const code = stopped === "expired" ? "batch_expired" : "batch_cancelled";
+      const message = stopped === "expired" ? "This request could not be executed before the completion window expired." : "This request was not executed because the batch was cancelled.";
+      for await (const { text } of readJsonlLines(store.read(batch.input_file_id))) {
+        const customId = (JSON.parse(text) as BatchRequest).custom_id;
+        if (!db.hasAnswer(batch.id, customId)) keep(customId, { response: null, error: { code, message } });
+      }
+      return finalize(batch, stopped);
+    }
+    batch.status = "finalizing";
+    batch.finalizing_at = now();
+    persist(batch);
+    await pause(delay);
+    if (drain.signal.aborted) return; // finalizing: the next start writes the files
+    return finalize(batch, undefined);
+  }
+
+  /** Writes the output and error files from the kept answers and ends the batch, in one transaction. */
+  async function finalize(batch: BatchObject, stopped: "expired" | "cancelled" | undefined): Promise<void> {
+    await finalizing.acquire(0);
     try {
-      for await (const [customId, answer] of mapConcurrent(requests(), concurrency, answerOne)) {
-        done.add(customId);
-        await writeAnswer(customId, answer);
+      await finalizeNow(batch, stopped);
+    } finally {
+      finalizing.release();
+    }
+  }
+
+  async function finalizeNow(batch: BatchObject, stopped: "expired" | "cancelled" | undefined): Promise<void> {
+    const { owner, outputExpiry } = batchInfo.get(batch.id)!;
+    const out = await store.create(`${batch.id}_output.jsonl`);
+    const err = await store.create(`${batch.id}_error.jsonl`);
+    let outLines = 0;
+    let errLines = 0;
+    try {
+      for (const { ok, line } of db.answers(batch.id, faults.shuffle)) {
+        if (ok) outLines++;
+        else errLines++;
+        await writeChunks((ok ? out : err).stream, [`${line}\n`]);
       }
-      if (Date.now() - started < delay) await pause(delay - (Date.now() - started));
-      if (isCancelled()) stopped = "cancelled";
-      if (stopped) {
-        const code = stopped === "expired" ? "batch_expired" : "batch_cancelled";
-        const message = stopped === "expired" ? "This request could not be executed before the completion window expired." : "This request was not executed because the batch was cancelled.";
-        for await (const { text } of readJsonlLines(store.read(batch.input_file_id))) {
-          const customId = (JSON.parse(text) as BatchRequest).custom_id;
-          if (!done.has(customId)) await writeAnswer(customId, { response: null, error: { code, message } });
-        }
-      } else {
-        batch.status = "finalizing";
-        batch.finalizing_at = now();
-        await pause(delay);
-      }
-      await out.commit();
-      await err.commit();
     } catch (e) {
       await out.abort();
       await err.abort();
       throw e;
     }
-
-    const register = async (tmpPath: string, lines: number, name: string): Promise<string | null> => {
-      if (lines === 0) return null;
-      let content: string | AsyncIterable<Uint8Array> = createReadStream(tmpPath);
-      if (faults.shuffle) {
-        const all = (await readFile(tmpPath, "utf8")).split("\n").filter(Boolean);
-        shuffleInPlace(all);
-        content = all.join("\n") + "\n";
+    const files: { file: StoredFile; owner: string }[] = [];
+    const register = async (file: typeof out, lines: number): Promise<string | null> => {
+      if (lines === 0) {
+        await file.abort();
+        return null;
       }
-      const file = await store.put(name, "batch_output", content, outputExpiry);
-      await rm(tmpPath, { force: true });
-      return file.id;
+      const stored = await file.commit("batch_output", outputExpiry, owner, false);
+      files.push({ file: stored, owner });
+      return stored.id;
     };
-    batch.output_file_id = await register(out.path, outLines, `${batch.id}_output.jsonl`);
-    batch.error_file_id = await register(err.path, errLines, `${batch.id}_error.jsonl`);
+    batch.output_file_id = await register(out, outLines);
+    batch.error_file_id = await register(err, errLines);
     if (stopped === "expired") {
       batch.status = "expired";
       batch.expired_at = now();
-    } else if (stopped === "cancelled") {
+    } else if (stopped === "cancelled" || batch.status === "cancelling") {
       batch.status = "cancelled";
       batch.cancelled_at = now();
     } else {
       batch.status = "completed";
       batch.completed_at = now();
     }
+    db.finishBatch(batch, files);
+    for (const f of files) store.adopt(f.file, f.owner);
     log(`${batch.id}: ${batch.status} (${batch.request_counts.completed} completed, ${batch.request_counts.failed} failed of ${batch.request_counts.total})`);
   }
 
-  function startBatch(batch: BatchObject, outputExpiry: number | null): void {
-    const task = execute(batch, outputExpiry)
+  function startBatch(batch: BatchObject): void {
+    const task = execute(batch)
       .catch((e: unknown) => {
-        if (shutdown.signal.aborted) return;
+        if (shutdown.signal.aborted) return; // a hard stop: the batch stays as it was, for the next start
         batch.status = "failed";
         batch.failed_at = now();
         // The detail (it may name files of the data directory) goes to the log, not to the client.
         batch.errors = { object: "list", data: [{ code: "server_error", message: "The batch failed with an internal server error.", param: null, line: null }] };
+        persist(batch);
         log(`${batch.id}: failed with an internal error: ${(e as Error).stack}`);
       })
-      .finally(() => running.delete(task));
+      .finally(() => {
+        running.delete(task);
+        cancelRequested.delete(batch.id);
+      });
     running.add(task);
   }
+
+  // Everything the store holds comes back; unfinished batches continue in creation order.
+  for (const row of db.batches<BatchObject>()) {
+    batches.set(row.batch.id, row.batch);
+    batchInfo.set(row.batch.id, { seq: row.seq, owner: row.owner, outputExpiry: row.outputExpiry });
+  }
+  await store.sweep(new Set([...batches.values()].filter((b) => UNFINISHED.has(b.status)).map((b) => b.input_file_id)));
+  for (const batch of batches.values()) {
+    if (!UNFINISHED.has(batch.status)) continue;
+    stats.batchesResumed++;
+    startBatch(batch);
+  }
+  if (stats.batchesResumed > 0) log(`resuming ${stats.batchesResumed} unfinished batch(es) from ${SERVE_DB}`);
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const path = url.pathname.replace(/\/+$/, "");
     const method = req.method ?? "GET";
     let m: RegExpExecArray | null;
+
+    if (path === "/health" && method === "GET") {
+      const body = { status: drain.signal.aborted ? "stopping" : "ok", batches_running: running.size, upstream_in_flight: limiter.inFlight, upstream_queued: limiter.queued, upstream_limit: limiter.limit };
+      return sendJson(res, drain.signal.aborted ? 503 : 200, body);
+    }
+    const owner = authenticate(req);
+    const mine = owners.size > 0 ? owner : undefined; // which objects this caller may see (undefined: all)
+    const batchOf = (id: string) => {
+      const batch = batches.get(id);
+      return batch && (mine === undefined || batchInfo.get(id)!.owner === mine) ? batch : undefined;
+    };
 
     if (path === "/batchline/stats" && method === "GET") return sendJson(res, 200, stats);
 
@@ -495,17 +599,17 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
         await upload?.abort();
         throw e;
       }
-      const stored = await upload.commit(form.fields.purpose!, expiresAfter);
+      const stored = await upload.commit(form.fields.purpose!, expiresAfter, owner);
       stats.uploads++;
       log(`upload ${stored.id} ${stored.filename} (${stored.bytes} bytes)`);
       return sendJson(res, 200, stored);
     }
     if (path === "/v1/files" && method === "GET") {
       const purpose = url.searchParams.get("purpose") ?? undefined;
-      return sendJson(res, 200, page(store.list(purpose), url, 10_000, 10_000, true));
+      return sendJson(res, 200, page(store.list(purpose, mine), url, 10_000, 10_000, true));
     }
     if ((m = /^\/v1\/files\/([^/]+)\/content$/.exec(path)) && method === "GET") {
-      const file = store.get(m[1]!);
+      const file = store.get(m[1]!, mine);
       if (!file) throw new HttpError(404, `No such File object: ${m[1]}`, "file_id");
       if (flaky(res)) return;
       stats.contentDownloads++;
@@ -518,7 +622,7 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
       return;
     }
     if ((m = /^\/v1\/files\/([^/]+)$/.exec(path))) {
-      const file = store.get(m[1]!);
+      const file = store.get(m[1]!, mine);
       if (!file) throw new HttpError(404, `No such File object: ${m[1]}`, "file_id");
       if (method === "GET") return sendJson(res, 200, file);
       if (method === "DELETE") {
@@ -527,6 +631,7 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
       }
     }
     if (path === "/v1/batches" && method === "POST") {
+      if (drain.signal.aborted) throw new HttpError(503, "The server is shutting down and takes no new batches; retry against a running server.", null, "server_shutting_down");
       const body = await readJsonBody(req);
       const inputFileId = body.input_file_id;
       if (inputFileId === undefined || inputFileId === null) throw missing("input_file_id");
@@ -537,7 +642,7 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
       if (body.completion_window !== "24h") throw invalid("completion_window", `Invalid value for 'completion_window': '${String(body.completion_window)}'. Supported values are: '24h'.`);
       const metadata = metadataParam(body.metadata);
       const outputExpiry = body.output_expires_after === undefined ? null : expiryParam(body.output_expires_after, "output_expires_after");
-      const input = store.get(inputFileId);
+      const input = store.get(inputFileId, mine);
       if (!input) throw new HttpError(404, `No such File object: ${inputFileId}`, "input_file_id");
       if (input.purpose !== "batch") throw invalid("input_file_id", `File ${inputFileId} has purpose '${input.purpose}'; a batch's input file must be uploaded with purpose 'batch'.`);
       if (input.bytes > OPENAI_BATCH_LIMITS.maxBytes) throw new HttpError(400, `File is too large: ${input.bytes} bytes; a batch input file holds at most ${OPENAI_BATCH_LIMITS.maxBytes} bytes (200 MB).`, "input_file_id", "file_too_large");
@@ -566,21 +671,25 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
         usage: { input_tokens: 0, output_tokens: 0, total_tokens: 0, input_tokens_details: { cached_tokens: 0 }, output_tokens_details: { reasoning_tokens: 0 } },
         metadata,
       };
+      const seq = db.addBatch(batch, owner, outputExpiry);
       batches.set(batch.id, batch);
+      batchInfo.set(batch.id, { seq, owner, outputExpiry });
       stats.batchesCreated++;
       log(`create ${batch.id} from ${inputFileId}`);
-      startBatch(batch, outputExpiry);
+      startBatch(batch);
       return sendJson(res, 200, batch);
     }
     if (path === "/v1/batches" && method === "GET") {
-      return sendJson(res, 200, page([...batches.values()], url, 100, 20, false));
+      const all = [...batches.values()];
+      return sendJson(res, 200, page(mine === undefined ? all : all.filter((b) => batchInfo.get(b.id)!.owner === mine), url, 100, 20, false));
     }
     if ((m = /^\/v1\/batches\/([^/]+)\/cancel$/.exec(path)) && method === "POST") {
-      const batch = batches.get(m[1]!);
+      const batch = batchOf(m[1]!);
       if (!batch) throw new HttpError(404, `No such Batch object: ${m[1]}`, "batch_id");
       if (batch.status === "validating" || batch.status === "in_progress") {
         batch.status = "cancelling";
         batch.cancelling_at = now();
+        persist(batch);
         cancelRequested.get(batch.id)?.abort();
       } else if (batch.status !== "cancelling") {
         throw new HttpError(400, `Cannot cancel a batch with status ${batch.status}.`);
@@ -588,13 +697,28 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
       return sendJson(res, 200, batch);
     }
     if ((m = /^\/v1\/batches\/([^/]+)$/.exec(path)) && method === "GET") {
-      const batch = batches.get(m[1]!);
+      const batch = batchOf(m[1]!);
       if (!batch) throw new HttpError(404, `No such Batch object: ${m[1]}`, "batch_id");
       if (flaky(res)) return;
       stats.batchPolls++;
       return sendJson(res, 200, batch, faults.pollAfterMs !== undefined ? { "openai-poll-after-ms": String(faults.pollAfterMs) } : {});
     }
     throw new HttpError(404, `Invalid URL (${method} ${url.pathname})`);
+  }
+
+  /** The caller's owner digest ("" when the server has no keys); a 401 in OpenAI's shape otherwise. */
+  function authenticate(req: IncomingMessage): string {
+    if (owners.size === 0) return "";
+    const header = req.headers.authorization ?? "";
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(header);
+    if (!m) {
+      log(`401 ${req.method} ${req.url}: no Bearer key`);
+      throw new HttpError(401, "You didn't provide an API key. Send it in an Authorization header as Bearer auth (Authorization: Bearer YOUR_KEY).");
+    }
+    const digest = ownerOf(m[1]!);
+    for (const known of owners.keys()) if (timingSafeEqual(Buffer.from(known), Buffer.from(digest))) return known;
+    log(`401 ${req.method} ${req.url}: unknown key`);
+    throw new HttpError(401, "Incorrect API key provided.", null, "invalid_api_key");
   }
 
   const server = createServer((req, res) => {
@@ -615,11 +739,20 @@ export async function startBatchServer(options: BatchServerOptions): Promise<Bat
     port,
     stats,
     batches,
-    async close() {
+    limiter,
+    async close(closeOptions = {}) {
+      drain.abort(new Error("server stopping"));
+      if (closeOptions.graceMs !== undefined && running.size > 0) {
+        log(`stopping: no new batches; waiting up to ${closeOptions.graceMs} ms for ${limiter.inFlight} line(s) in flight`);
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([Promise.allSettled([...running]), new Promise((r) => (timer = setTimeout(r, closeOptions.graceMs)))]);
+        clearTimeout(timer);
+      }
       shutdown.abort(new Error("server closing"));
       server.closeAllConnections();
       server.close();
       await Promise.allSettled([...running]);
+      db.close();
       if (ownDir) await rm(dataDir, { recursive: true, force: true });
     },
   };

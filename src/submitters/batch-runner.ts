@@ -45,6 +45,8 @@ export interface BatchJobOptions {
   tokenLimitRetries?: number;
   /** Recorded in the state file so `batch status` talks to the same server (never a key). */
   baseURL?: string | null;
+  /** Recorded in the state file too: the API version the backend sends (anthropic-batch's anthropic-version). */
+  apiVersion?: string | null;
   signal?: AbortSignal;
   /** Progress and events, one line each (the CLI sends them to stderr). */
   log?: (line: string) => void;
@@ -275,6 +277,7 @@ class BatchJob {
       version: 1,
       backend: this.backend.name,
       baseURL: this.options.baseURL ?? null,
+      apiVersion: this.options.apiVersion ?? null,
       runId,
       requests: { path: requests, bytes: size, sha256: await sha, lines },
       output: resolve(this.options.output),

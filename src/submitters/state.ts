@@ -45,6 +45,8 @@ export const SubmitState = z.strictObject({
   version: z.literal(1),
   backend: z.string(),
   baseURL: z.string().nullable(),
+  /** The API version the run sent (anthropic-batch's anthropic-version), so `batch status|download|cancel` use the same one. */
+  apiVersion: z.string().nullable().optional(),
   runId: z.string(),
   requests: z.strictObject({ path: z.string(), bytes: z.number(), sha256: z.string(), lines: z.number() }),
   output: z.string(),

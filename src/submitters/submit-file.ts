@@ -15,7 +15,7 @@ import { readJsonlLines } from "../core/jsonl.ts";
 import { acquireLock } from "../internal/run-lock.ts";
 import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
 import { type DirectBackend, type DirectBudget, runDirectJob } from "./direct-runner.ts";
-import { ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
+import { ANTHROPIC_API_VERSION, ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
 import { type BatchProvider, checkOpenAIBatchProvider, completionWindowFor, providerFor } from "./providers.ts";
 import type { BatchBackend } from "./types.ts";
@@ -158,7 +158,7 @@ function anthropicVersionFor(name: string, flag: unknown, env: SubmitEnv): strin
 }
 
 /** A batch backend by name, with its key and base URL from `env` (`baseUrl` wins over the env's), and for anthropic-batch its API version. */
-export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string, openai: { provider?: string | undefined; completionWindow?: string | undefined } = {}): Promise<{ backend: BatchBackend; baseURL: string | null }> {
+export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string, openai: { provider?: string | undefined; completionWindow?: string | undefined } = {}): Promise<{ backend: BatchBackend; baseURL: string | null; apiVersion: string | null }> {
   if (!isBatchBackend(name)) throw new UsageError(`unknown backend ${name}; backends: ${backendNames().join(", ")}`);
   const anthropic = name === "anthropic-batch";
   const anthropicVersion = anthropicVersionFor(name, anthropicVersionFlag, env);
@@ -166,7 +166,8 @@ export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: s
   const apiKey = anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY;
   if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
   const provider = openaiProviderFor(name, openai.provider, openai.completionWindow, baseURL);
-  return { backend: await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}), ...provider }), baseURL: baseURL ?? null };
+  const backend = await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}), ...provider });
+  return { backend, baseURL: baseURL ?? null, apiVersion: anthropic ? (anthropicVersion ?? ANTHROPIC_API_VERSION) : null };
 }
 
 /** openai-batch's provider row and completion window, checked; --provider and --completion-window are refused on other backends. */
@@ -328,7 +329,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     };
   }
   const retryFailed = retryRounds(options.retryFailed);
-  const { backend, baseURL } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion), { provider: options.provider, completionWindow: options.completionWindow });
+  const { backend, baseURL, apiVersion } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion), { provider: options.provider, completionWindow: options.completionWindow });
   const maxChunkLines = positive(options.maxChunkLines, "--max-chunk-lines");
   const maxChunkMb = positive(options.maxChunkMb, "--max-chunk-mb");
   const s = await runBatchJob(backend, {
@@ -338,6 +339,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     output,
     retryFailed,
     baseURL,
+    apiVersion,
     pollIntervalMs: millis(options.pollInterval, "--poll-interval", 5),
     maxPollIntervalMs: millis(options.maxPollInterval, "--max-poll-interval", 60),
     createIntervalMs: millis(options.createInterval, "--create-interval", 1),

@@ -66,16 +66,28 @@ try {
   for (const mb of sizes) {
     const { base, close } = await serve({ anthropic: anthropicLine(mb), openai: openaiLine(mb) });
     try {
-      const ours = await time(async () => {
-        let n = 0;
-        for await (const line of anthropicBatch({ apiKey: "k", baseURL: base }).results("mb1", ref)) n += line.length;
-        return n;
-      });
-      const openai = await time(async () => {
-        let n = 0;
-        for await (const line of openaiBatch({ apiKey: "k", baseURL: `${base}/v1` }).results("b1", ref)) n += line.length;
-        return n;
-      });
+      // alternating, median of 3 each, so neither reader pays the other's warm-up
+      const oursRuns: { seconds: number; bytes: number }[] = [];
+      const openaiRuns: { seconds: number; bytes: number }[] = [];
+      for (let i = 0; i < 3; i++) {
+        oursRuns.push(
+          await time(async () => {
+            let n = 0;
+            for await (const line of anthropicBatch({ apiKey: "k", baseURL: base }).results("mb1", ref)) n += line.length;
+            return n;
+          }),
+        );
+        openaiRuns.push(
+          await time(async () => {
+            let n = 0;
+            for await (const line of openaiBatch({ apiKey: "k", baseURL: `${base}/v1` }).results("b1", ref)) n += line.length;
+            return n;
+          }),
+        );
+      }
+      const median = (runs: { seconds: number; bytes: number }[]) => [...runs].sort((a, b) => a.seconds - b.seconds)[1]!;
+      const ours = median(oursRuns);
+      const openai = median(openaiRuns);
       const rate = (t: { seconds: number }) => (mb / t.seconds).toFixed(1);
       let sdk = "skipped (BENCH_SDK_MAX_MB)";
       if (mb <= sdkMax) {

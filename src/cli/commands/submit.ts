@@ -63,9 +63,18 @@ export async function submit(backendName: string, requests: string, options: Sub
   }
 }
 
-async function batchCommand(action: string, statePath: string, options: { output?: string; quiet?: boolean; baseUrl?: string }, env: SubmitEnv): Promise<void> {
+interface BatchCommandOptions {
+  output?: string;
+  quiet?: boolean;
+  baseUrl?: string;
+  anthropicVersion?: string;
+}
+
+async function batchCommand(action: string, statePath: string, options: BatchCommandOptions, env: SubmitEnv): Promise<void> {
   const state = await loadJobState(statePath);
-  const { backend } = await makeBatchBackend(state.backend, env, stringOption(options.baseUrl) ?? state.baseURL ?? undefined);
+  // the API version the run used (recorded in its state) unless --anthropic-version says otherwise
+  const version = stringOption(options.anthropicVersion) ?? state.apiVersion ?? undefined;
+  const { backend } = await makeBatchBackend(state.backend, env, stringOption(options.baseUrl) ?? state.baseURL ?? undefined, state.backend === "anthropic-batch" ? version : stringOption(options.anthropicVersion));
   if (action === "status") {
     for (const row of await jobStatus(backend, state)) {
       const counts = row.counts ? ` ${row.counts.completed} completed, ${row.counts.failed} failed of ${row.counts.total}` : "";
@@ -131,8 +140,9 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .command("batch <action> <state>", "Look at or stop a submitted job: status, cancel, download (<state> is <output>.state.json)")
     .option("-o, --output <path>", "download: where to write what has ended (default: the job's output)")
     .option("--base-url <url>", "API base URL (default: the one the job used)")
+    .option("--anthropic-version <date>", "anthropic-batch: API version to use (default: the one the job used, recorded in its state file)")
     .option("-q, --quiet", "No progress on stderr")
     .example("batchline batch status out.jsonl.state.json")
-    .action((action: string, state: string, options: { output?: string; quiet?: boolean; baseUrl?: string }) => batchCommand(action, state, options, env));
+    .action((action: string, state: string, options: BatchCommandOptions) => batchCommand(action, state, options, env));
 }
 
