@@ -47,7 +47,7 @@ describe("batchline validate", () => {
     assert.equal(report.kind, "request");
     assert.equal(report.lines, 6);
     assert.deepEqual(report.models, { "deepseek-ai/DeepSeek-V3.2": 6 });
-    assert.deepEqual(report.chunks, { "openai-batch": 1, "anthropic-batch": 1 });
+    assert.deepEqual(report.chunks, { "openai-batch": 1, "anthropic-batch": 1, "gemini-batch": 1 });
   });
 
   it("reports every kind of problem in a request file with file:line (custom_id) and exits 1", async () => {
@@ -70,7 +70,7 @@ describe("batchline validate", () => {
     await writeFile(path, lines.join("\n"));
     const r = await runCli(["validate", path, "--json", "--quiet"]);
     const report = JSON.parse(r.stdout);
-    assert.deepEqual(report.chunks, { "openai-batch": 2, "anthropic-batch": 2 }, "two models need two chunks even under the limits");
+    assert.deepEqual(report.chunks, { "openai-batch": 2, "anthropic-batch": 2, "gemini-batch": 2 }, "two models need two chunks even under the limits");
     assert.ok(report.problems.some((p: { message: string }) => /2 models/.test(p.message)));
   });
 

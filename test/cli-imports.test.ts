@@ -21,6 +21,7 @@ const STEP_RUNNERS: Record<string, string> = {
   "src/submitters/direct-runner.ts": "runs direct submits (use submitters/submit-file.ts)",
   "src/submitters/openai-batch.ts": "is a backend (use submitters/submit-file.ts)",
   "src/submitters/anthropic-batch.ts": "is a backend (use submitters/submit-file.ts)",
+  "src/submitters/gemini-batch.ts": "is a backend (use submitters/submit-file.ts)",
   "src/submitters/openai-compatible.ts": "is a backend (use submitters/submit-file.ts)",
   "src/submitters/replay.ts": "is a backend (use submitters/submit-file.ts)",
 };

@@ -69,7 +69,7 @@ describe("openai-batch --provider", () => {
     const openrouter = await runCli(["submit", "openai-batch", requests, "-o", join(dir, "x4.jsonl"), "--provider", "openrouter"], { env });
     assert.match(openrouter.stderr, /openrouter's batch API is not OpenAI's: POST \/api\/beta\/batches takes the requests inline/);
     const unknown = await runCli(["submit", "openai-batch", requests, "-o", join(dir, "x5.jsonl"), "--provider", "acme"], { env });
-    assert.match(unknown.stderr, /--provider acme: expected one of openai, groq, together, mistral, fireworks, anthropic, openrouter/);
+    assert.match(unknown.stderr, /--provider acme: expected one of openai, groq, together, mistral, fireworks, anthropic, gemini, openrouter/);
     const direct = await runCli(["submit", "openai-compatible", requests, "-o", join(dir, "x6.jsonl"), "--base-url", "http://127.0.0.1:9/v1", "--provider", "groq"]);
     assert.match(direct.stderr, /--provider is for openai-batch/);
   });

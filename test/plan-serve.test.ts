@@ -45,7 +45,7 @@ describe("plan", () => {
     assert.equal(r.code, 0, r.stderr);
     const plan = JSON.parse(r.stdout);
     assert.equal(plan.lines, 100);
-    assert.deepEqual(plan.chunks, { "openai-batch": 1, "anthropic-batch": 1 });
+    assert.deepEqual(plan.chunks, { "openai-batch": 1, "anthropic-batch": 1, "gemini-batch": 1 });
     assert.equal(plan.models[0].maxOutputTokens, 6400);
     assert.equal(plan.models[0].tokenizer, "o200k_base");
     assert.ok(Math.abs(plan.maxCost - (plan.models[0].inputTokens * 0.2 + 6400 * 0.8) / 1e6) < 1e-12);

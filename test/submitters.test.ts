@@ -4,6 +4,7 @@ import { startBatchServer } from "../src/server/batch-server.ts";
 import type { Executor } from "../src/server/executors.ts";
 import { startAnthropicDouble } from "./anthropic-double.ts";
 import { startChatServer } from "./chat-server.ts";
+import { startGeminiDouble } from "./gemini-double.ts";
 import { testSubmitter } from "./submitter-contract.ts";
 import { readFile } from "node:fs/promises";
 
@@ -67,6 +68,18 @@ testSubmitter("anthropic-batch (local Message Batches double)", async ({ failIds
     backend: "anthropic-batch",
     args: ["--poll-interval", "0.02", "--max-poll-interval", "0.1"],
     env: { ANTHROPIC_API_KEY: "k", ANTHROPIC_BASE_URL: double.baseURL },
+    executions: () => double.executions,
+    inFlight: 1,
+    close: () => double.close(),
+  };
+});
+
+testSubmitter("gemini-batch (local Gemini Batch double)", async ({ failIds, slow }) => {
+  const double = await startGeminiDouble({ errorMatch: failIds, processingMs: slow ? 400 : 20, models: /^m-/ });
+  return {
+    backend: "gemini-batch",
+    args: ["--poll-interval", "0.02", "--max-poll-interval", "0.1"],
+    env: { GEMINI_API_KEY: "k", GOOGLE_API_KEY: "", GEMINI_BASE_URL: double.baseURL },
     executions: () => double.executions,
     inFlight: 1,
     close: () => double.close(),

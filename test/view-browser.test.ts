@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { type Browser, type Page, chromium } from "playwright-core";
+import { createCommitRepo } from "./commit-testgen-repo.ts";
 import { CLI, FIXTURES, runCli, tempDir } from "./helpers.ts";
 
 const CHROMIUM = "/usr/bin/chromium";
@@ -180,6 +181,41 @@ describe("batchline view (headless Chromium)", () => {
     assert.deepEqual(errors, []);
     await assertNothingRan(page, dialogs);
     await page.close();
+  });
+
+  it("shows a commit-testgen run: each commit's script as text and how its run went", async () => {
+    const repo = createCommitRepo();
+    try {
+      const { root, add } = repo.commits;
+      const good = 'import json\n\n\ndef build_cases():\n    return [{"input": [1, 2], "expected": 3}]\n\n\nif __name__ == "__main__":\n    print(json.dumps({"cases": len(build_cases())}))\n';
+      const raising = `def build_cases():\n    raise RuntimeError('${XSS_PROSE}')\n\n\nif __name__ == "__main__":\n    build_cases()\n`;
+      const answer = (id: string, code: string) => JSON.stringify({ id: `batch_req_${id.slice(0, 6)}`, custom_id: id, response: { status_code: 200, request_id: "r", body: { id: "c", object: "chat.completion", created: 0, model: "gpt-4.1", choices: [{ index: 0, message: { role: "assistant", content: "```python\n" + code + "```\n" }, finish_reason: "stop" }], usage: { prompt_tokens: 10, completion_tokens: 5 } } }, error: null });
+      const recording = join(dir, "commit-answers.jsonl");
+      await writeFile(recording, `${answer(root, good)}\n${answer(add, raising)}\n`);
+      const work = join(dir, "commits");
+      const r = await runCli(["pipeline", "commit-testgen", "--workdir", work, "--backend", "replay", "--from-submit", recording, "--repo", repo.dir, "--commits", `${root},${add}`, "--model", "gpt-4.1", "--rounds", "0", "--python", "/usr/bin/python3"]);
+      assert.equal(r.code, 0, r.stderr);
+      const url = await startView([work]);
+      const { page, dialogs, errors } = await newPage();
+      await page.goto(url);
+      await page.getByTestId("runs-summary").waitFor();
+      assert.equal(await page.getByTestId("runs-summary").textContent(), "Runs of the generated tests / scripts: failed 1, passed 1.");
+      assert.equal(await page.getByTestId("count-generated").textContent(), "2");
+      assert.equal(await page.getByTestId("count-with-patch").count(), 0, "commit-testgen makes no patches");
+      await page.getByTestId("filter").fill("failed");
+      assert.deepEqual(await page.getByTestId("row").evaluateAll((rows) => rows.map((x) => x.getAttribute("data-id"))), [add]);
+      await page.getByRole("link", { name: add }).click();
+      await page.getByTestId("script").waitFor();
+      assert.equal(await page.getByTestId("script").textContent(), raising);
+      assert.equal(await page.getByTestId("run-status").textContent(), "failed");
+      assert.match((await page.getByTestId("run").textContent()) ?? "", /stderr_tail.*RuntimeError: <script>window.__pwned = 3<\/script>/s);
+      assert.equal(await page.locator("img[src=x]").count(), 0, "model markup became an element");
+      assert.deepEqual(errors, []);
+      await assertNothingRan(page, dialogs);
+      await page.close();
+    } finally {
+      repo.cleanup();
+    }
   });
 
   it("shows a bare JSONL file: records as JSON trees and a search", async () => {

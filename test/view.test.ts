@@ -12,6 +12,7 @@ import { openViewTarget, closeViewSource } from "../src/view/open-target.ts";
 import { startViewServer } from "../src/view/server.ts";
 import { scriptSafeJson } from "../src/view/static-report.ts";
 import { FIXTURES, runCli, tempDir } from "./helpers.ts";
+import { ANSWERS, DATASET, PYTHON, fixtureReposDir } from "./swe-testgen-fixtures.ts";
 
 let dir = "";
 let cleanup = async () => {};
@@ -94,6 +95,39 @@ describe("view API over a save dir", () => {
       assert.equal((await get("/static/../../package.json")).status, 404);
     } finally {
       await server.close();
+      await closeViewSource(source);
+    }
+  });
+});
+
+describe("view API over a swe-testgen run", () => {
+  it("puts every phase's request under its instance, with the generated test patch, the problem statement and the gold evaluation", async () => {
+    const repos = fixtureReposDir();
+    try {
+      const r = await runCli(["pipeline", "swe-testgen", "--output", join(dir, "swe"), "--model", "openai/gpt-5", "--run-id", "v", "--backend", "replay", "--replay-answers", ANSWERS, "--dataset", DATASET, "--repos-dir", repos.dir, "--python", PYTHON, "--repo-select-num", "0", "--skip-coverage-fix"]);
+      assert.equal(r.code, 0, r.stderr);
+    } finally {
+      repos.cleanup();
+    }
+    const source = await openViewTarget(join(dir, "swe", "v"));
+    try {
+      assert.equal(source.mode, "run");
+      if (source.mode !== "run") return;
+      const rows = source.run.rows();
+      assert.deepEqual(rows.map((x) => [x.instance_id, x.generated, x.run]), [
+        ["acme__calc-1", true, "success"],
+        ["acme__shapes-3", true, "success"],
+        ["acme__textutil-2", true, "success"],
+      ]);
+      assert.deepEqual(source.run.overview().runs, { success: 3 });
+      const detail = (await source.run.instance("acme__calc-1"))!;
+      assert.match(detail.problem_statement ?? "", /^clamp\(\) ignores the upper bound/);
+      assert.match(detail.test_patch ?? "", /^diff --git a\/tests\/test_ops\.py/);
+      assert.deepEqual(detail.run?.fields.FAIL_TO_PASS, ["tests/test_ops.py::test_clamp_high"]);
+      const testGen = detail.passes.find((p) => p.custom_id === "acme__calc-1__test_gen_1")!;
+      assert.deepEqual(testGen.records.map((x) => [x.file, x.role]), [["answers/test_gen_1.jsonl", "output"], ["requests/test_gen_1.jsonl", "request"]]);
+      assert.ok(testGen.answer && testGen.answer.answer.length > 0);
+    } finally {
       await closeViewSource(source);
     }
   });

@@ -19,6 +19,12 @@ export interface ChunkLimits {
 export const OPENAI_BATCH_LIMITS: ChunkLimits = providerLimits(PROVIDERS.openai, "openai-batch");
 /** Anthropic Message Batches: 100,000 requests and 256 MB per batch, in decimal bytes as Anthropic counts them (256,000,000). */
 export const ANTHROPIC_BATCH_LIMITS: ChunkLimits = providerLimits(PROVIDERS.anthropic, "anthropic-batch");
+/**
+ * Gemini Batch: an input file of at most 2 GB (2,000,000,000 bytes; the Files API's limit). Google
+ * documents no per-job request count; batchline caps a chunk at 1,000,000 lines so one job's
+ * results stay a retry-sized unit.
+ */
+export const GEMINI_BATCH_LIMITS: ChunkLimits = providerLimits(PROVIDERS.gemini, "gemini-batch");
 
 interface OpenChunk {
   index: number;

@@ -8,7 +8,7 @@ import { BATCH_URLS, BatchRequest, missingBodyFields } from "../../schemas/batch
 import { BatchErrorLine } from "../../schemas/openai-batch-error.ts";
 import { BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
 import { readAnswerBody } from "./answer-body.ts";
-import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, OPENAI_BATCH_LIMITS, embeddingInputs } from "./chunking.ts";
+import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, GEMINI_BATCH_LIMITS, OPENAI_BATCH_LIMITS, embeddingInputs } from "./chunking.ts";
 import { type Location, formatLocation } from "./errors.ts";
 import { type JoinSource, joinByCustomId } from "./join.ts";
 import type { AnswerLine } from "./line-ids.ts";
@@ -81,7 +81,7 @@ export async function validateBatchFile(lines: AsyncIterable<JsonlLine>, options
     if (report.skippedLines.length < maxProblems) report.skippedLines.push({ at, message });
   };
   const firstLine = new Map<string, number>();
-  const planners = [new ChunkPlanner(OPENAI_BATCH_LIMITS), new ChunkPlanner(ANTHROPIC_BATCH_LIMITS)];
+  const planners = [new ChunkPlanner(OPENAI_BATCH_LIMITS), new ChunkPlanner(ANTHROPIC_BATCH_LIMITS), new ChunkPlanner(GEMINI_BATCH_LIMITS)];
   const models: Record<string, number> = {};
   const urls: Record<string, number> = {};
   const outcomes = { succeeded: 0, httpErrors: 0, failed: 0, truncated: 0, emptyContent: 0, byCode: {} as Record<string, number> };
@@ -184,7 +184,7 @@ export function formatReport(report: ValidationReport): string[] {
   if (report.models) out.push(`models: ${Object.entries(report.models).map(([m, n]) => `${m} (${n})`).join(", ") || "none"}`);
   if (report.urls) out.push(`urls: ${Object.entries(report.urls).map(([u, n]) => `${u} (${n})`).join(", ") || "none"}`);
   if (report.chunks) {
-    out.push(`chunks: ${Object.entries(report.chunks).map(([b, n]) => `${b} ${n}`).join(", ")} (limits: openai-batch 50,000 lines / 200 MB / 50,000 embedding inputs, anthropic-batch 100,000 / 256 MB, 1 MB = 1,000,000 bytes, one model per chunk)`);
+    out.push(`chunks: ${Object.entries(report.chunks).map(([b, n]) => `${b} ${n}`).join(", ")} (limits: openai-batch 50,000 lines / 200 MB / 50,000 embedding inputs, anthropic-batch 100,000 / 256 MB, gemini-batch 1,000,000 / 2,000 MB, 1 MB = 1,000,000 bytes, one model per chunk)`);
   }
   if (report.outcomes) {
     const o = report.outcomes;

@@ -12,7 +12,7 @@ const num = z.union([z.string(), z.number()]);
 /** The engine's options: keys camelCase as the CLI normalizes them; numbers may come as text. */
 export const PipelineRunOptions = z.object({
   workdir: text.describe("where every step's file, manifest.json, report.json and the run lock live"),
-  backend: text.describe("who answers the requests: openai-batch, anthropic-batch, openai-compatible or replay"),
+  backend: text.describe("who answers the requests: openai-batch, anthropic-batch, gemini-batch, openai-compatible or replay"),
   rounds: count.default(2).describe("retry rounds for what failed (default 2); a round with nothing to do ends them"),
   startFrom: text.optional().describe("redo this step and everything after it"),
   allowEmpty: z.union([z.boolean(), z.enum(["true", "false"]).transform((v) => v === "true")]).default(false).describe("go on when a step produces nothing (otherwise the run stops there and exits 1)"),
@@ -20,7 +20,7 @@ export const PipelineRunOptions = z.object({
   retryFailed: num.optional().describe("batch backends: resubmit lines that did not succeed, up to n more rounds within a submit"),
   pollInterval: num.optional().describe("batch backends: first wait between polls in seconds (default 5)"),
   maxPollInterval: num.optional().describe("batch backends: longest wait between polls in seconds (default 60)"),
-  baseUrl: text.optional().describe("API base URL (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL, else the provider's)"),
+  baseUrl: text.optional().describe("API base URL (default: OPENAI_BASE_URL / ANTHROPIC_BASE_URL / GEMINI_BASE_URL, else the provider's)"),
   maxChunkLines: num.optional().describe("batch backends: fewer lines per batch than the backend allows"),
   maxChunkMb: num.optional().describe("batch backends: fewer MB (1 MB = 1,000,000 bytes) per batch than the backend allows"),
   createInterval: num.optional().describe("batch backends: seconds between two batch creates (default 1)"),

@@ -10,7 +10,7 @@
 import { createReadStream } from "node:fs";
 import { getEncoding, type Tiktoken } from "js-tiktoken";
 import { BatchRequest } from "../../schemas/batch-request.ts";
-import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, OPENAI_BATCH_LIMITS, embeddingInputs } from "../core/chunking.ts";
+import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, GEMINI_BATCH_LIMITS, OPENAI_BATCH_LIMITS, embeddingInputs } from "../core/chunking.ts";
 import { type BatchlineError, RecordValidationError } from "../core/errors.ts";
 import { locationOf, readJsonl } from "../core/jsonl.ts";
 import { flattenIssues } from "../core/stage.ts";
@@ -140,7 +140,7 @@ export function outputTokensOf(body: Record<string, unknown>, assumed?: number):
 /** Streams a request file and plans it; a bad line throws with file:line (custom_id). */
 export async function planRequests(path: string, options: PlanOptions): Promise<Plan> {
   const lineCap = (l: typeof OPENAI_BATCH_LIMITS) => ({ ...l, maxLines: Math.min(l.maxLines, options.maxChunkLines ?? Infinity) });
-  const planners = [new ChunkPlanner(lineCap(OPENAI_BATCH_LIMITS)), new ChunkPlanner(lineCap(ANTHROPIC_BATCH_LIMITS))];
+  const planners = [new ChunkPlanner(lineCap(OPENAI_BATCH_LIMITS)), new ChunkPlanner(lineCap(ANTHROPIC_BATCH_LIMITS)), new ChunkPlanner(lineCap(GEMINI_BATCH_LIMITS))];
   const byModel = new Map<string, ModelPlan>();
   const openaiChunks = new Map<number, { model: string; tokens: number; lines: number }>();
   let lines = 0;

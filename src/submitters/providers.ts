@@ -98,6 +98,17 @@ export const PROVIDERS = {
     differs: "Message Batches (/v1/messages/batches, requests inline, Messages bodies): use the anthropic-batch backend, which translates chat requests; 100,000 requests and 256 MB per batch",
     source: "https://docs.anthropic.com/en/docs/build-with-claude/batch-processing (read 2026-12-02)",
   },
+  gemini: {
+    name: "gemini",
+    hosts: ["generativelanguage.googleapis.com"],
+    baseURL: "https://generativelanguage.googleapis.com",
+    limits: { maxLines: 1_000_000, maxBytes: 2_000_000_000 },
+    endpoints: ["/v1/chat/completions"],
+    completionWindowHours: { min: 24, max: 24 },
+    openaiBatch: false,
+    differs: "Gemini Batch Mode (batches.create with GenerateContent requests, {key, request} lines, JOB_STATE_* states): use the gemini-batch backend; an input file of at most 2 GB (no documented request count: batchline caps a chunk at 1,000,000 lines)",
+    source: "https://ai.google.dev/gemini-api/docs/batch-mode (read 2026-12-02)",
+  },
   openrouter: {
     name: "openrouter",
     hosts: ["openrouter.ai"],

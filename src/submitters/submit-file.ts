@@ -28,6 +28,10 @@ export interface SubmitEnv {
   ANTHROPIC_BASE_URL?: string | undefined;
   /** anthropic-batch's API version when --anthropic-version is not given (default ANTHROPIC_API_VERSION, 2026-10-21). */
   ANTHROPIC_VERSION?: string | undefined;
+  /** gemini-batch's key: GEMINI_API_KEY, else GOOGLE_API_KEY. */
+  GEMINI_API_KEY?: string | undefined;
+  GOOGLE_API_KEY?: string | undefined;
+  GEMINI_BASE_URL?: string | undefined;
 }
 
 /** Backend options as typed on the command line (numbers may be strings); each is checked here. */
@@ -157,17 +161,26 @@ function anthropicVersionFor(name: string, flag: unknown, env: SubmitEnv): strin
   return version;
 }
 
+/** A batch backend's key and base URL from `env`; a usage error naming the variables when there is no key. */
+function batchCredentials(name: string, env: SubmitEnv): { apiKey: string; baseURL: string | undefined } {
+  const [apiKey, baseURL, hint] =
+    name === "anthropic-batch" ? [env.ANTHROPIC_API_KEY, env.ANTHROPIC_BASE_URL, "ANTHROPIC_API_KEY"]
+    : name === "gemini-batch" ? [env.GEMINI_API_KEY || env.GOOGLE_API_KEY, env.GEMINI_BASE_URL, "GEMINI_API_KEY or GOOGLE_API_KEY"]
+    : [env.OPENAI_API_KEY, env.OPENAI_BASE_URL, "OPENAI_API_KEY (any value for a local batchline serve)"];
+  if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${hint}`);
+  return { apiKey, baseURL: baseURL || undefined };
+}
+
 /** A batch backend by name, with its key and base URL from `env` (`baseUrl` wins over the env's), and for anthropic-batch its API version. */
 export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string, openai: { provider?: string | undefined; completionWindow?: string | undefined } = {}): Promise<{ backend: BatchBackend; baseURL: string | null; apiVersion: string | null }> {
   if (!isBatchBackend(name)) throw new UsageError(`unknown backend ${name}; backends: ${backendNames().join(", ")}`);
-  const anthropic = name === "anthropic-batch";
   const anthropicVersion = anthropicVersionFor(name, anthropicVersionFlag, env);
-  const baseURL = baseUrl ?? (anthropic ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL);
-  const apiKey = anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY;
-  if (!apiKey) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
+  const credentials = batchCredentials(name, env);
+  const apiKey = credentials.apiKey;
+  const baseURL = baseUrl ?? credentials.baseURL;
   const provider = openaiProviderFor(name, openai.provider, openai.completionWindow, baseURL);
   const backend = await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}), ...provider });
-  return { backend, baseURL: baseURL ?? null, apiVersion: anthropic ? (anthropicVersion ?? ANTHROPIC_API_VERSION) : null };
+  return { backend, baseURL: baseURL ?? null, apiVersion: name === "anthropic-batch" ? (anthropicVersion ?? ANTHROPIC_API_VERSION) : null };
 }
 
 /** openai-batch's provider row and completion window, checked; --provider and --completion-window are refused on other backends. */
@@ -194,9 +207,8 @@ export async function checkBackendOptions(name: string, options: BackendOptions,
   serviceTierFor(name, options.serviceTier);
   if (!isBatchBackend(name)) openaiProviderFor(name, options.provider, options.completionWindow, undefined);
   if (isBatchBackend(name)) {
-    const anthropic = name === "anthropic-batch";
-    openaiProviderFor(name, options.provider, options.completionWindow, text(options.baseUrl) ?? (anthropic ? env.ANTHROPIC_BASE_URL : env.OPENAI_BASE_URL));
-    if (!(anthropic ? env.ANTHROPIC_API_KEY : env.OPENAI_API_KEY)) throw new UsageError(`[${name}] missing API key: set ${anthropic ? "ANTHROPIC_API_KEY" : "OPENAI_API_KEY (any value for a local batchline serve)"}`);
+    openaiProviderFor(name, options.provider, options.completionWindow, text(options.baseUrl) ?? batchCredentials(name, env).baseURL);
+    batchCredentials(name, env);
     retryRounds(options.retryFailed);
     positive(options.maxChunkLines, "--max-chunk-lines");
     positive(options.maxChunkMb, "--max-chunk-mb");

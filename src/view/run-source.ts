@@ -17,6 +17,7 @@ import { BatchlineError } from "../core/errors.ts";
 import { lineText, readRawLines } from "../core/jsonl.ts";
 import { keySet, scanKeys, stringAt } from "../core/key-scan.ts";
 import type { PipelineReport } from "../pipeline/types.ts";
+import { type InstanceExtra, type RunResult, readExtras, readScript } from "./run-extras.ts";
 
 /** How a file of the run is read: requests and outputs are keyed by custom_id. */
 export type FileRole = "request" | "output" | "failures" | "processed" | "other";
@@ -50,17 +51,23 @@ export interface Overview {
   steps: OverviewStep[];
   empty: string[];
   error: string | null;
+  /** The run makes patches per pass (agentless: processed files or samples/): the with/without-patch counts mean something. */
+  patches: boolean;
   totals: {
     instances: number;
     custom_ids: number;
     with_patch: number;
     without_patch: number;
+    /** Instances with a generated test or script (swe-testgen, commit-testgen). */
+    generated: number;
     failures: Record<string, number>;
     promptTokens: number;
     completionTokens: number;
     costUSD: number | null;
   };
   vote: VoteSummary | null;
+  /** Instances by run status (swe-testgen, commit-testgen); empty when nothing ran. */
+  runs: Record<string, number>;
   files: RunFile[];
 }
 
@@ -73,6 +80,10 @@ export interface InstanceRow {
   vote: string | null;
   winner_pass: number | null;
   failures: Record<string, number>;
+  /** A generated test or script exists (swe-testgen, commit-testgen). */
+  generated: boolean;
+  /** How its run went (swe-testgen: pass_gold_patch_status; commit-testgen: passed/failed/timeout), null when never run. */
+  run: string | null;
 }
 
 /** A line of the run read back for an instance page. */
@@ -108,6 +119,13 @@ export interface InstanceDetail {
   /** The first user message of the instance's first request, when there is no problem statement. */
   prompt: string | null;
   vote: InstanceVote | null;
+  /** swe-testgen: the generated test patch. */
+  test_patch: string | null;
+  /** commit-testgen: the generated script (path relative to the run directory; text null when the file is gone). */
+  script: { path: string; text: string | null } | null;
+  run: RunResult | null;
+  /** swe-testgen: the phases the instance went through (preds.json stage[]). */
+  stages: unknown[] | null;
   passes: PassDetail[];
 }
 
@@ -128,8 +146,9 @@ function roleOf(rel: string): FileRole | undefined {
   if (name.endsWith("failures.jsonl")) return "failures";
   if (PROCESSED.test(name)) return "processed";
   if (/^preds_\d+\.jsonl$|^all_preds\.jsonl$/.test(name)) return undefined; // the patches again, from the processed files
-  if (/request/.test(name)) return "request";
-  if (/output|answers/.test(name)) return "output";
+  // by path: swe-testgen keeps its batches as requests/<phase>_<n>.jsonl and answers/<phase>_<n>.jsonl
+  if (/request/.test(rel)) return "request";
+  if (/output|answers/.test(rel)) return "output";
   return "other";
 }
 
@@ -198,6 +217,8 @@ export class RunSource {
   private votes = new Map<string, InstanceVote>();
   private voteSummary: VoteSummary | null = null;
   private problems = new Map<string, string>();
+  private hasSamples = false;
+  private extras = new Map<string, InstanceExtra>();
 
   private constructor(root: string, kind: "workdir" | "save_dir", saveDir: string) {
     this.root = root;
@@ -208,7 +229,7 @@ export class RunSource {
   /** True when `dir` looks like a run: a workdir (report.json / manifest.json) or a save dir. */
   static async isRun(dir: string): Promise<boolean> {
     if (!(await isDir(dir))) return false;
-    for (const name of ["report.json", "manifest.json", "failures.jsonl", "samples"]) if (await exists(join(dir, name))) return true;
+    for (const name of ["report.json", "manifest.json", "failures.jsonl", "samples", "preds.json", "index.json"]) if (await exists(join(dir, name))) return true;
     return (await readdir(dir)).some((n) => PROCESSED.test(n));
   }
 
@@ -223,6 +244,8 @@ export class RunSource {
   }
 
   private async scan(): Promise<void> {
+    this.extras = await readExtras(this.root, this.saveDir);
+    for (const id of this.extras.keys()) if (!this.instances.has(id)) this.instances.set(id, new Set());
     if (this.kind === "workdir") {
       try {
         this.report = JSON.parse(await readFile(join(this.root, "report.json"), "utf8")) as PipelineReport;
@@ -231,7 +254,9 @@ export class RunSource {
       }
     }
     for (const name of await readdir(join(this.saveDir, "samples")).catch(() => [] as string[])) {
-      if (name.endsWith(".jsonl")) this.addId(name.slice(0, -".jsonl".length));
+      if (!name.endsWith(".jsonl")) continue;
+      this.hasSamples = true;
+      this.addId(name.slice(0, -".jsonl".length));
     }
     const files = (await listJsonl(this.root, 2)).flatMap((path) => {
       const rel = relative(this.root, path);
@@ -253,7 +278,7 @@ export class RunSource {
   }
 
   private addId(customId: string, instanceId?: string): void {
-    const instance = instanceId ?? parseCustomId(customId).instanceId;
+    const instance = instanceId ?? this.instanceOf(customId);
     let set = this.instances.get(instance);
     if (!set) this.instances.set(instance, (set = new Set()));
     set.add(customId);
@@ -298,6 +323,20 @@ export class RunSource {
     }
   }
 
+  /**
+   * The instance a custom_id belongs to: `<id>__pass<N>` -> `<id>`; else, when a pipeline's own
+   * files name the instances (swe-testgen's `<id>__<phase>_<n>`), the longest known prefix
+   * before a `__`; else the custom_id itself.
+   */
+  private instanceOf(customId: string): string {
+    const parsed = parseCustomId(customId);
+    if (parsed.hasPass || this.extras.size === 0 || this.extras.has(customId)) return parsed.instanceId;
+    for (let at = customId.lastIndexOf("__"); at > 0; at = customId.lastIndexOf("__", at - 1)) {
+      if (this.extras.has(customId.slice(0, at))) return customId.slice(0, at);
+    }
+    return customId;
+  }
+
   /** The custom_id of (instance, pass): `<id>__pass<N>` when the run uses passes, else the bare id. */
   private customIdFor(instanceId: string, pass: number): string {
     const withPass = `${instanceId}__pass${pass}`;
@@ -335,7 +374,8 @@ export class RunSource {
         }
       }
       const vote = this.votes.get(id);
-      out.push({ instance_id: id, passes: ids.size, with_patch: withPatch, without_patch: ids.size - withPatch, vote: vote?.outcome ?? null, winner_pass: vote?.winner_pass ?? null, failures });
+      const extra = this.extras.get(id);
+      out.push({ instance_id: id, passes: ids.size, with_patch: withPatch, without_patch: ids.size - withPatch, vote: vote?.outcome ?? null, winner_pass: vote?.winner_pass ?? null, failures, generated: extra?.test_patch !== undefined || extra?.script !== undefined, run: extra?.run?.status ?? null });
     }
     return out;
   }
@@ -359,6 +399,8 @@ export class RunSource {
       } else if (s.promptTokens) costUSD = null;
     }
     const withPatch = rows.reduce((n, row) => n + row.with_patch, 0);
+    const runs: Record<string, number> = {};
+    for (const row of rows) if (row.run !== null) runs[row.run] = (runs[row.run] ?? 0) + 1;
     const customIds = rows.reduce((n, row) => n + row.passes, 0);
     return {
       kind: this.kind,
@@ -369,8 +411,10 @@ export class RunSource {
       steps,
       empty: r?.empty ?? [],
       error: typeof r?.error === "string" ? r.error : null,
-      totals: { instances: rows.length, custom_ids: customIds, with_patch: withPatch, without_patch: customIds - withPatch, failures, promptTokens, completionTokens, costUSD: priced ? costUSD : null },
+      patches: this.hasSamples || this.files.some((f) => f.role === "processed"),
+      totals: { instances: rows.length, custom_ids: customIds, with_patch: withPatch, without_patch: customIds - withPatch, generated: rows.filter((row) => row.generated).length, failures, promptTokens, completionTokens, costUSD: priced ? costUSD : null },
       vote: this.voteSummary,
+      runs,
       files: this.files,
     };
   }
@@ -422,7 +466,18 @@ export class RunSource {
       passes.push(this.passDetail(customId, records, sample));
       if (prompt === null) prompt = firstUserMessage(records.find((r) => r.role === "request")?.value);
     }
-    return { instance_id: instanceId, problem_statement: this.problems.get(instanceId) ?? null, prompt, vote: this.votes.get(instanceId) ?? null, passes };
+    const extra = this.extras.get(instanceId);
+    return {
+      instance_id: instanceId,
+      problem_statement: this.problems.get(instanceId) ?? extra?.problem_statement ?? null,
+      prompt,
+      vote: this.votes.get(instanceId) ?? null,
+      test_patch: extra?.test_patch ?? null,
+      script: extra?.script ? { path: extra.script, text: await readScript(this.root, extra.script) } : null,
+      run: extra?.run ?? null,
+      stages: extra?.stages ?? null,
+      passes,
+    };
   }
 
   private passDetail(customId: string, records: LineRecord[], sample: Record<string, unknown> | null): PassDetail {

@@ -131,6 +131,7 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .option("-q, --quiet", "No progress on stderr")
     .example("OPENAI_API_KEY=sk-... batchline submit openai-batch batch_requests_step1.jsonl -o batch_output_step1.jsonl --retry-failed 2")
     .example("OPENAI_API_KEY=local OPENAI_BASE_URL=http://127.0.0.1:8089/v1 batchline submit openai-batch requests.jsonl -o out.jsonl")
+    .example("GEMINI_API_KEY=... batchline submit gemini-batch requests.jsonl -o out.jsonl --retry-failed 1")
     .example("batchline submit openai-compatible requests.jsonl -o out.jsonl --base-url http://127.0.0.1:8000/v1 --concurrency 64")
     .example("batchline submit replay requests.jsonl -o out.jsonl --from old_output.jsonl")
     .option(...INPUT_OPTION)

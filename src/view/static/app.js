@@ -119,6 +119,8 @@
     var failures = failureKeys.length === 0 ? h("p", { class: "muted" }, "No pass ended in a failure.") : h("table", { class: "grid failures", "data-testid": "failures" },
       h("thead", null, h("tr", null, h("th", null, "reason"), h("th", null, "custom_ids"))),
       h("tbody", null, failureKeys.map(function (k) { return h("tr", null, h("td", null, k), h("td", { class: "num" }, fmtInt(o.totals.failures[k]))); })));
+    var runKeys = Object.keys(o.runs || {}).sort();
+    var runs = runKeys.length === 0 ? null : h("p", { "data-testid": "runs-summary" }, "Runs of the generated tests / scripts: " + runKeys.map(function (k) { return k + " " + o.runs[k]; }).join(", ") + ".");
     var vote = o.vote ? h("p", { "data-testid": "vote-summary" }, "Vote over passes " + o.vote.passes.join(", ") + ": " + o.vote.unanimous + " unanimous, " + o.vote.majority + " majority, " + o.vote.tie + " tie, " + o.vote.no_patch + " no patch; " + o.vote.predictions + " predictions.") : null;
     return h("div", null,
       h("h1", null, title),
@@ -126,34 +128,43 @@
       h("div", { class: "cards" },
         card("instances", fmtInt(o.totals.instances), "count-instances"),
         card("custom_ids", fmtInt(o.totals.custom_ids), "count-custom-ids"),
-        card("with a patch", fmtInt(o.totals.with_patch), "count-with-patch"),
-        card("without", fmtInt(o.totals.without_patch), "count-without-patch"),
+        o.patches ? card("with a patch", fmtInt(o.totals.with_patch), "count-with-patch") : null,
+        o.patches ? card("without", fmtInt(o.totals.without_patch), "count-without-patch") : null,
+        o.totals.generated > 0 ? card("with a test / script", fmtInt(o.totals.generated), "count-generated") : null,
         card("tokens in / out", fmtInt(o.totals.promptTokens) + " / " + fmtInt(o.totals.completionTokens), "count-tokens"),
         card("cost", fmtCost(o.totals.costUSD), "count-cost"),
         card("wall time", fmtSeconds(o.wallSeconds), "count-wall")),
       h("h2", null, "Steps"), steps,
-      h("h2", null, "Failures by reason"), failures, vote,
-      h("h2", null, "Instances"), instancesTable(rows));
+      h("h2", null, "Failures by reason"), failures, vote, runs,
+      h("h2", null, "Instances"), instancesTable(rows, o.patches));
   }
 
   var tableState = { filter: "", show: "all", sort: "instance_id", desc: false };
-  function instancesTable(rows) {
+  function instancesTable(rows, patches) {
     var body = h("tbody");
     var note = h("p", { class: "muted", "data-testid": "rows-shown" });
-    var columns = [["instance_id", "instance"], ["passes", "passes"], ["with_patch", "with patch"], ["without_patch", "without"], ["vote", "vote"], ["failures", "failure reasons"]];
+    var votes = rows.some(function (r) { return r.vote !== null; });
+    var columns = [["instance_id", "instance"], ["passes", "custom_ids"]];
+    if (patches) columns.push(["with_patch", "with patch"], ["without_patch", "without"]);
+    if (votes) columns.push(["vote", "vote"]);
+    columns.push(["failures", "failure reasons"]);
+    var runs = rows.some(function (r) { return r.run !== null || r.generated; });
+    if (runs) columns.push(["generated", "test / script"], ["run", "run"]);
     function key(row, col) {
       if (col === "failures") return reasons(row.failures);
       if (col === "vote") return row.vote ? row.vote + (row.winner_pass !== null ? " " + row.winner_pass : "") : "";
+      if (col === "generated") return row.generated ? "yes" : "";
+      if (col === "run") return row.run || "";
       return row[col];
     }
     function draw() {
       var f = tableState.filter.toLowerCase();
       var kept = rows.filter(function (r) {
-        if (tableState.show === "patch" && r.with_patch === 0) return false;
-        if (tableState.show === "nopatch" && r.with_patch > 0) return false;
+        if (tableState.show === "patch" && r.with_patch === 0 && !r.generated) return false;
+        if (tableState.show === "nopatch" && (r.with_patch > 0 || r.generated)) return false;
         if (tableState.show === "failed" && Object.keys(r.failures).length === 0) return false;
         if (!f) return true;
-        return (r.instance_id + " " + reasons(r.failures) + " " + (r.vote || "")).toLowerCase().indexOf(f) !== -1;
+        return (r.instance_id + " " + reasons(r.failures) + " " + (r.vote || "") + " " + (r.run || "")).toLowerCase().indexOf(f) !== -1;
       });
       kept.sort(function (a, b) {
         var x = key(a, tableState.sort), y = key(b, tableState.sort);
@@ -164,8 +175,10 @@
       kept.slice(0, MAX_ROWS).forEach(function (r) {
         body.appendChild(h("tr", { "data-testid": "row", "data-id": r.instance_id },
           h("td", null, h("a", { href: instanceHref(r.instance_id) }, r.instance_id)),
-          h("td", { class: "num" }, r.passes), h("td", { class: "num" }, r.with_patch), h("td", { class: "num" }, r.without_patch),
-          h("td", null, key(r, "vote")), h("td", null, reasons(r.failures))));
+          h("td", { class: "num" }, r.passes),
+          patches ? [h("td", { class: "num" }, r.with_patch), h("td", { class: "num" }, r.without_patch)] : null,
+          votes ? h("td", null, key(r, "vote")) : null, h("td", null, reasons(r.failures)),
+          runs ? [h("td", null, key(r, "generated")), h("td", { class: "run-" + (r.run || "none") }, key(r, "run"))] : null));
       });
       note.textContent = kept.length > MAX_ROWS ? "showing the first " + MAX_ROWS + " of " + kept.length + " matching instances (" + rows.length + " in all)" : kept.length + " of " + rows.length + " instances";
     }
@@ -176,9 +189,9 @@
         draw();
       } }, c[1]);
     }));
-    var filter = h("input", { type: "search", placeholder: "filter: id, failure reason, vote", value: tableState.filter, "data-testid": "filter", oninput: function (e) { tableState.filter = e.target.value; draw(); } });
+    var filter = h("input", { type: "search", placeholder: "filter: id, failure reason, vote, run status", value: tableState.filter, "data-testid": "filter", oninput: function (e) { tableState.filter = e.target.value; draw(); } });
     var show = h("select", { "data-testid": "show", onchange: function (e) { tableState.show = e.target.value; draw(); } },
-      [["all", "all instances"], ["patch", "with a patch"], ["nopatch", "without a patch"], ["failed", "with failures"]].map(function (o) {
+      [["all", "all instances"], ["patch", "with a patch, test or script"], ["nopatch", "with none"], ["failed", "with failures"]].map(function (o) {
         var opt = h("option", { value: o[0] }, o[1]);
         if (o[0] === tableState.show) opt.selected = true;
         return opt;
@@ -218,7 +231,26 @@
       : d.prompt !== null ? h("details", { open: true }, h("summary", null, "Problem (the first request's prompt; pass --dataset for the problem statement alone)"), h("pre", { class: "problem", "data-testid": "problem" }, d.prompt)) : null;
     var vote = d.vote ? h("p", { "data-testid": "instance-vote" }, "Vote: " + d.vote.outcome + (d.vote.winner_pass !== null ? ", winner pass " + d.vote.winner_pass : "") + "; groups " + d.vote.groups.map(function (g) { return "[" + g.passes.join(",") + "]"; }).join(" ")) : null;
     var toggle = h("label", { class: "toggle" }, h("input", { type: "checkbox", checked: diffStyle === "side-by-side", onchange: function (e) { diffStyle = e.target.checked ? "side-by-side" : "line-by-line"; route(); } }), " side by side");
-    return h("div", null, h("p", null, h("a", { href: "#/" }, "← run")), h("h1", { "data-testid": "instance-id" }, d.instance_id), vote, problem, toggle, d.passes.map(passView));
+    return h("div", null, h("p", null, h("a", { href: "#/" }, "← run")), h("h1", { "data-testid": "instance-id" }, d.instance_id), vote, problem, toggle, generatedView(d), runView(d.run), stagesView(d.stages), d.passes.map(passView));
+  }
+  function generatedView(d) {
+    if (d.test_patch) return h("div", null, h("h2", null, "Generated test"), renderDiff(d.test_patch));
+    if (d.script) return h("div", null, h("h2", null, "Generated script ", h("span", { class: "muted" }, d.script.path)), h("pre", { class: "script", "data-testid": "script" }, d.script.text === null ? "(the file is gone)" : d.script.text));
+    return null;
+  }
+  function runView(run) {
+    if (!run) return null;
+    var ok = run.status === "success" || run.status === "passed";
+    return h("div", { "data-testid": "run" }, h("h2", null, "Run result ", h("span", { class: ok ? "badge ok" : "badge bad", "data-testid": "run-status" }, run.status), h("span", { class: "muted" }, " · " + run.source)),
+      h("table", { class: "grid run-fields" }, h("tbody", null, Object.keys(run.fields).map(function (k) {
+        var v = run.fields[k];
+        var text = typeof v === "string" ? v : JSON.stringify(v, null, 2);
+        return h("tr", null, h("th", null, k), h("td", null, text.indexOf("\n") !== -1 || text.length > 120 ? h("pre", null, text) : text));
+      }))));
+  }
+  function stagesView(stages) {
+    if (!stages || stages.length === 0) return null;
+    return h("details", { class: "stages" }, h("summary", null, "Phases (" + stages.length + ")"), stages.map(function (s) { return tree(s, undefined, 1); }));
   }
 
   // ---------- bare JSONL ----------
