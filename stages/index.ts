@@ -16,6 +16,7 @@ export const STAGES: Record<string, () => Promise<StageModule>> = {
   "commit-testgen/gen": () => import("./commit-testgen/gen.ts"),
   "commit-testgen/proc": () => import("./commit-testgen/proc.ts"),
   "requests/rewrite": () => import("./requests/rewrite.ts"),
+  "sft/eval-gen": () => import("./sft/eval-gen.ts"),
 };
 
 /** Loads a stage by name, or returns undefined. */

@@ -8,10 +8,12 @@ import { FIXTURES } from "./helpers.ts";
 
 const F = join(FIXTURES, "agentless");
 
-export async function recordedServer(stepDelayMs: number, faults: Faults = {}): Promise<BatchServer & { closeAll: () => Promise<void> }> {
+export async function recordedServer(stepDelayMs: number, faults: Faults = {}): Promise<BatchServer & { closeAll: () => Promise<void>; requests: () => number }> {
   const indexes = [await ReplayIndex.open(join(F, "bugfixer-step1-output.jsonl")), await ReplayIndex.open(join(F, "bugfixer-step2-output.jsonl"))];
   const [step1, step2] = indexes.map((index) => replayExecutor(index)) as [Executor, Executor];
+  let requests = 0;
   const executor: Executor = (request, signal) => {
+    requests++;
     const prompt = String((request.body as unknown as { messages: { content: string }[] }).messages[0]!.content);
     return (prompt.includes("### Repository layout") ? step1 : step2)(request, signal);
   };
@@ -21,5 +23,5 @@ export async function recordedServer(stepDelayMs: number, faults: Faults = {}): 
     await server.close();
     await Promise.all(indexes.map((i) => i.close()));
   };
-  return Object.assign(server, { closeAll });
+  return Object.assign(server, { closeAll, requests: () => requests });
 }

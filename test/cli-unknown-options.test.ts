@@ -11,11 +11,11 @@ import { FIXTURES, runCli, tempDir } from "./helpers.ts";
 const REQUESTS = join(FIXTURES, "batch/requests.jsonl");
 const OUTPUT = join(FIXTURES, "batch/output-round1.jsonl");
 
-/** The commands `batchline --help` lists, as argv words (`agentless structure` is two). */
+/** The commands `batchline --help` lists, as argv words (`agentless structure` is two, `sft eval run` three). */
 async function listedCommands(): Promise<string[][]> {
   const help = await runCli(["--help"]);
   const section = help.stdout.slice(help.stdout.indexOf("Commands:"), help.stdout.indexOf("For more info"));
-  return [...section.matchAll(/^ {2}(\S+(?: (?![<[])\S+)?)/gm)].map((m) => m[1]!.split(" "));
+  return [...section.matchAll(/^ {2}(\S+(?: (?![<[])\S+){0,2})/gm)].map((m) => m[1]!.split(" "));
 }
 
 describe("unknown options", () => {

@@ -1,8 +1,7 @@
 import assert from "node:assert/strict";
-import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { lstat, readFile, readdir, readlink, writeFile } from "node:fs/promises";
-import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -14,6 +13,7 @@ import { readJsonArray } from "../src/datasets/json-array.ts";
 import { openParquet, readParquetRows } from "../src/datasets/parquet.ts";
 import { type DatasetRecord, indexById, loadDataset, parseDatasetSpec } from "../src/datasets/load.ts";
 import { chunks, collect, FIXTURES, parseLines, runCli, tempDir } from "./helpers.ts";
+import { type Logged, type Repo, fakeSha, sha256, startHub } from "./hub-double.ts";
 import { type ParquetColumnSpec, makeParquet, stringColumns } from "./parquet-writer.ts";
 
 const SIZES = [1, 2, 3, 7, Infinity];
@@ -301,116 +301,6 @@ describe("hub options", () => {
     assert.deepEqual(mainSplitFiles(entries, "lite", "test").files.map((e) => e.path), ["lite/test-00000-of-00001.parquet"]);
   });
 });
-
-// ---------------------------------------------------------------------------------------------
-// A Hugging Face Hub double on 127.0.0.1: the routes @huggingface/hub calls, with git/LFS hashes.
-
-interface Branch {
-  name: string;
-  sha: string;
-  files: Record<string, Buffer>;
-}
-interface Repo {
-  branches: Branch[];
-  /** Requests without this bearer token get 401, as the hub answers for gated/private repos. */
-  token?: string;
-  /** Tree page size (the hub paginates with a Link header). */
-  pageSize?: number;
-  /** Paths served with other bytes than the tree's hash says. */
-  corrupt?: Set<string>;
-}
-interface Logged {
-  method: string;
-  url: string;
-  auth: string | undefined;
-}
-
-function sha1(data: Buffer): string {
-  return createHash("sha1").update(`blob ${data.length}\0`).update(data).digest("hex");
-}
-function sha256(data: Buffer): string {
-  return createHash("sha256").update(data).digest("hex");
-}
-function fakeSha(seed: string): string {
-  return createHash("sha1").update(seed).digest("hex");
-}
-
-function treeEntries(branch: Branch): unknown[] {
-  const dirs = new Set<string>();
-  const out: unknown[] = [];
-  for (const [path, data] of Object.entries(branch.files).sort(([a], [b]) => (a < b ? -1 : 1))) {
-    const parts = path.split("/");
-    for (let i = 1; i < parts.length; i++) {
-      const dir = parts.slice(0, i).join("/");
-      if (!dirs.has(dir)) {
-        dirs.add(dir);
-        out.push({ type: "directory", oid: fakeSha(dir), size: 0, path: dir });
-      }
-    }
-    const lfs = path.endsWith(".parquet");
-    out.push({ type: "file", oid: lfs ? fakeSha(`pointer ${path}`) : sha1(data), size: data.length, path, ...(lfs ? { lfs: { oid: sha256(data), size: data.length, pointerSize: 134 } } : {}) });
-  }
-  return out;
-}
-
-async function startHub(repos: Record<string, Repo>): Promise<{ url: string; requests: Logged[]; close: () => Promise<void> }> {
-  const requests: Logged[] = [];
-  const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) => {
-    res.writeHead(status, { "Content-Type": "application/json", ...headers });
-    res.end(JSON.stringify(body));
-  };
-  const handle = (req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    requests.push({ method: req.method ?? "", url: `${url.pathname}${url.search}`, auth: req.headers.authorization });
-    const api = /^\/api\/datasets\/([^/]+\/[^/]+)\/(revision|tree)\/([^/]+)(\/.*)?$/.exec(url.pathname);
-    const resolve = /^\/datasets\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(url.pathname);
-    const id = api?.[1] ?? resolve?.[1];
-    const repo = id === undefined ? undefined : repos[id];
-    if (!repo) return json(res, id === undefined ? 404 : 401, { error: "Repository not found" }, { "X-Error-Code": "RepoNotFound" });
-    if (repo.token && req.headers.authorization !== `Bearer ${repo.token}`) return json(res, 401, { error: "Invalid credentials" });
-    const rev = decodeURIComponent((api?.[3] ?? resolve?.[2]) as string);
-    const branch = repo.branches.find((b) => b.name === rev || b.sha === rev);
-    if (!branch) return json(res, 404, { error: `Invalid rev id: ${rev}` }, { "X-Error-Code": "RevisionNotFound" });
-    if (api?.[2] === "revision") {
-      return json(res, 200, { _id: fakeSha(id!), id, sha: branch.sha, private: false, gated: false, downloads: 0, likes: 0, lastModified: "2024-01-01T00:00:00.000Z" });
-    }
-    if (api?.[2] === "tree") {
-      const all = treeEntries(branch);
-      const size = repo.pageSize ?? all.length;
-      const cursor = Number(url.searchParams.get("cursor") ?? 0);
-      const headers: Record<string, string> = {};
-      if (cursor + size < all.length) {
-        const next = new URL(url.toString());
-        next.host = req.headers.host!;
-        next.searchParams.set("cursor", String(cursor + size));
-        headers["Link"] = `<${next.toString()}>; rel="next"`;
-      }
-      return json(res, 200, all.slice(cursor, cursor + size), headers);
-    }
-    const path = resolve![3]!;
-    let data = branch.files[path];
-    if (!data) return json(res, 404, { error: "Entry not found" }, { "X-Error-Code": "EntryNotFound" });
-    const etag = path.endsWith(".parquet") ? sha256(data) : sha1(data);
-    if (repo.corrupt?.has(path)) data = Buffer.from(data.map((b) => b ^ 0xff));
-    const range = /^bytes=(\d+)-(\d+)$/.exec(req.headers.range ?? "");
-    if (range) {
-      const start = Number(range[1]);
-      const end = Math.min(Number(range[2]), data.length - 1);
-      res.writeHead(206, { "Content-Range": `bytes ${start}-${end}/${data.length}`, ETag: `"${etag}"`, "Content-Length": String(end - start + 1) });
-      return res.end(data.subarray(start, end + 1));
-    }
-    res.writeHead(200, { ETag: `"${etag}"`, "Content-Length": String(data.length) });
-    res.end(data);
-  };
-  const server = createServer(handle);
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 /** Method and path of each logged request, without the query. */
 const routes = (logged: Logged[]) => logged.map((r) => `${r.method} ${r.url.split("?")[0]}`);

@@ -243,15 +243,18 @@ describe("submit gemini-batch", () => {
   });
 
   it("a run killed after the create was sent but before its name was saved resumes without a second job", async () => {
-    const double = await startGeminiDouble({ hangCreate: 1 });
+    const double = await startGeminiDouble({ hangCreate: 3, maxPageSize: 1 });
     try {
+      // Two jobs of someone else first, so the look-up pages through batches.list.
+      const ai = new GoogleGenAI({ apiKey: "k", apiVersion: "v1beta", httpOptions: { baseUrl: double.baseURL } });
+      for (const name of ["other-1", "other-2"]) await ai.batches.create({ model: "gemini-2.5-flash", src: [{ contents: [{ role: "user", parts: [{ text: name }] }] }], config: { displayName: name } });
       const requests = join(dir, "kill.jsonl");
       const ids = ["k0", "k1", "k2"];
       await writeFile(requests, ids.map((id) => line(id, { model: "gemini-2.5-flash", messages: [user(id)] })).join("\n") + "\n");
       const out = join(dir, "kill-out.jsonl");
       const args = ["submit", "gemini-batch", requests, "-o", out, "--base-url", double.baseURL, ...fast];
       const first = spawnCli(args, env());
-      await waitFor(() => double.creates === 1, "the create to reach the double");
+      await waitFor(() => double.creates === 3, "the create to reach the double");
       first.child.kill("SIGKILL");
       await first.exited;
       const saved = JSON.parse(await readFile(`${out}.state.json`, "utf8"));
@@ -260,9 +263,34 @@ describe("submit gemini-batch", () => {
       const r = await runCli(args, { env: env() });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stderr, /found the batch batches\/\S+ of an interrupted run/);
-      assert.equal(double.creates, 1, "no second job");
+      assert.equal(double.creates, 3, "no second job");
       const lines = parseLines(await readFile(out, "utf8")) as Out[];
       assert.deepEqual(lines.map((l) => [l.custom_id, l.response?.status_code]), ids.map((id) => [id, 200]));
+    } finally {
+      await double.close();
+    }
+  });
+
+  it("a run killed after its upload finished but before the file name was saved finds the upload, not uploading twice", async () => {
+    const double = await startGeminiDouble({ hangUpload: 1 });
+    try {
+      const requests = join(dir, "killup.jsonl");
+      const pad = "y".repeat(1_000_000);
+      const ids = Array.from({ length: 21 }, (_, i) => `u${i}`);
+      await writeFile(requests, ids.map((id) => line(id, { model: "gemini-2.5-flash", messages: [user(`${id}\n${pad}`)] })).join("\n") + "\n");
+      const out = join(dir, "killup-out.jsonl");
+      const args = ["submit", "gemini-batch", requests, "-o", out, "--base-url", double.baseURL, ...fast];
+      const first = spawnCli(args, env());
+      await waitFor(() => double.uploads === 1, "the upload to finish at the double");
+      first.child.kill("SIGKILL");
+      await first.exited;
+      const r = await runCli(args, { env: env() });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stderr, /found the upload files\/\S+ of an interrupted run/);
+      assert.equal(double.uploads, 1, "uploaded once");
+      assert.equal(double.creates, 1);
+      const lines = parseLines(await readFile(out, "utf8")) as Out[];
+      assert.equal(lines.filter((l) => l.response?.status_code === 200).length, ids.length);
     } finally {
       await double.close();
     }
@@ -286,6 +314,8 @@ describe("submit gemini-batch", () => {
       assert.equal(c.code, 0, c.stderr);
       assert.match(c.stderr, /cancel requested: batches\//);
       assert.equal([...double.jobs.values()][0]!.state, "BATCH_STATE_CANCELLED");
+      const s = await runCli(["batch", "status", `${out}.state.json`], { env: env() });
+      assert.match(s.stdout, /^round 0 \S+ batches\/\S+ JOB_STATE_CANCELLED 0 completed, 0 failed of 2$/m);
       const r = await runCli(args, { env: env() });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /JOB_STATE_CANCELLED/);

@@ -36,6 +36,8 @@ export interface GeminiDoubleOptions {
   processingMs?: number;
   /** Holds the response to the n-th create (1-based) forever, after creating the job: a client killed meanwhile never learns its name. */
   hangCreate?: number;
+  /** Holds the response to the n-th finalized upload (1-based) forever, after storing the file. */
+  hangUpload?: number;
   /** Page size cap for list calls (to exercise paging). */
   maxPageSize?: number;
   /** Model ids the double serves (default: gemini-*); others are NOT_FOUND at create. */
@@ -287,6 +289,10 @@ export async function startGeminiDouble(options: GeminiDoubleOptions = {}): Prom
       const file: StoredFile = { name, displayName: session.displayName, mimeType: session.mimeType, sizeBytes: String(session.received), createTime: new Date().toISOString(), state: "ACTIVE", data: Buffer.concat(session.parts) };
       files.set(name, file);
       counters.uploads++;
+      if (options.hangUpload === counters.uploads) {
+        held.push(res);
+        return;
+      }
       const { data: _data, ...meta } = file;
       return send(res, 200, { file: { ...meta, uri: `${base}/v1beta/${name}`, source: "UPLOADED" } }, { "x-goog-upload-status": "final" });
     }

@@ -5,6 +5,10 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
+// Tests never touch the user's request cache: the CLI children they start run with it off unless a
+// test names a cache of its own (env BATCHLINE_CACHE / --cache) or clears this.
+process.env.BATCHLINE_CACHE ??= "off";
+
 export const ROOT = join(dirname(fileURLToPath(import.meta.url)), "..");
 export const CLI = join(ROOT, "src/cli/main.ts");
 export const FIXTURES = join(ROOT, "fixtures");

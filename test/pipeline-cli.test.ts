@@ -122,6 +122,6 @@ describe("batchline pipeline (CLI)", () => {
     const r = await runCli([...base, "--workdir", join(dir, "a-file")]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /--workdir .*a-file: is a file, not a directory/);
-    await refused(["pipeline", "no-such-pipeline", "--workdir", workdir], /unknown pipeline no-such-pipeline; pipelines: agentless-bugfixer, agentless-testwriter, commit-testgen, swe-testgen/);
+    await refused(["pipeline", "no-such-pipeline", "--workdir", workdir], /unknown pipeline no-such-pipeline; pipelines: agentless-bugfixer, agentless-testwriter, commit-testgen, sft-eval, swe-testgen/);
   });
 });

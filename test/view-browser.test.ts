@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
-import { readFile, writeFile } from "node:fs/promises";
+import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
@@ -178,8 +178,24 @@ describe("batchline view (headless Chromium)", () => {
     await pass1.waitFor();
     const added = await pass1.locator(".d2h-ins .d2h-code-line-ctn").allTextContents();
     assert.ok(added.some((l) => l.includes("<script>window.__pwned = 1</script>")), added.join("\n"));
+    assert.match((await pass1.textContent()) ?? "", /The \d+ lines with this custom_id are not in the static report/);
     assert.deepEqual(errors, []);
     await assertNothingRan(page, dialogs);
+    await page.close();
+  });
+
+  it("a run without report.json (going, or stopped) shows the steps finished so far from manifest.json", async () => {
+    const partial = join(dir, "partial");
+    await cp(workdir, partial, { recursive: true });
+    await rm(join(partial, "report.json"));
+    const url = await startView([partial]);
+    const { page, errors } = await newPage();
+    await page.goto(url);
+    await page.getByTestId("steps-source").waitFor();
+    assert.deepEqual(await page.locator("[data-step]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-step"))), ["gen_step1", "submit_step1", "proc_step1_gen_step2", "submit_step2", "proc_step2"]);
+    assert.match((await page.locator('[data-step="submit_step1"]').textContent()) ?? "", /lines 6, succeeded 6/);
+    assert.equal(await page.getByTestId("count-instances").textContent(), "4");
+    assert.deepEqual(errors, []);
     await page.close();
   });
 

@@ -4,6 +4,8 @@
  * itself is tested in headless Chromium (view-browser.test.ts).
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { cp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -11,7 +13,7 @@ import { LineIndex } from "../src/view/line-index.ts";
 import { openViewTarget, closeViewSource } from "../src/view/open-target.ts";
 import { startViewServer } from "../src/view/server.ts";
 import { scriptSafeJson } from "../src/view/static-report.ts";
-import { FIXTURES, runCli, tempDir } from "./helpers.ts";
+import { CLI, FIXTURES, runCli, tempDir } from "./helpers.ts";
 import { ANSWERS, DATASET, PYTHON, fixtureReposDir } from "./swe-testgen-fixtures.ts";
 
 let dir = "";
@@ -100,6 +102,27 @@ describe("view API over a save dir", () => {
   });
 });
 
+describe("view API over a testwriter save dir", () => {
+  it("shows the reproduction test (test_patch) of each pass as its patch", async () => {
+    const saveDir = join(dir, "testwriter");
+    const F = join(FIXTURES, "agentless");
+    const r = await runCli(["agentless", "testwriter", "--stage", "proc_step2", "--dataset", join(F, "dataset.jsonl"), "--repostructure_dir", join(F, "repostructures"), "--input_file", join(F, "testwriter-step2-output.jsonl"), "--save_dir", saveDir, "--step1_file", join(F, "testwriter-step1-output.jsonl")]);
+    assert.equal(r.code, 0, r.stderr);
+    const source = await openViewTarget(saveDir);
+    try {
+      assert.equal(source.mode, "run");
+      if (source.mode !== "run") return;
+      assert.deepEqual(source.run.rows().map((x) => [x.instance_id, x.passes, x.with_patch]), [["acme__minicalc-101", 1, 1], ["acme__minicalc-103", 1, 1]]);
+      const pass = (await source.run.instance("acme__minicalc-101"))!.passes[0]!;
+      assert.equal(pass.custom_id, "acme__minicalc-101__pass0");
+      assert.equal(pass.patch_field, "test_patch");
+      assert.match(pass.patch ?? "", /^diff --git a\/reproduce_bug\.py b\/reproduce_bug\.py\nnew file mode/);
+    } finally {
+      await closeViewSource(source);
+    }
+  });
+});
+
 describe("view API over a swe-testgen run", () => {
   it("puts every phase's request under its instance, with the generated test patch, the problem statement and the gold evaluation", async () => {
     const repos = fixtureReposDir();
@@ -162,6 +185,30 @@ describe("batchline view (CLI refusals)", () => {
       assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  });
+
+  it("--open hands the printed URL to the desktop's opener (xdg-open on Linux)", { skip: process.platform !== "linux" && "xdg-open is the Linux opener" }, async () => {
+    const bin = join(dir, "bin");
+    await mkdir(bin, { recursive: true });
+    const opened = join(dir, "opened.txt");
+    await writeFile(join(bin, "xdg-open"), `#!/bin/sh\nprintf '%s' "$1" > '${opened}'\n`, { mode: 0o755 });
+    const jsonl = join(dir, "open.jsonl");
+    await writeFile(jsonl, '{"a":1}\n');
+    const child = spawn(process.execPath, [CLI, "view", jsonl, "--open"], { env: { ...process.env, PATH: `${bin}:${process.env.PATH}` }, stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const [first] = (await once(child.stdout, "data")) as [Buffer];
+      const url = first.toString().trim();
+      assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+      let got = "";
+      for (let i = 0; i < 100 && got === ""; i++) {
+        got = await readFile(opened, "utf8").catch(() => "");
+        if (got === "") await new Promise((r) => setTimeout(r, 50));
+      }
+      assert.equal(got, url);
+    } finally {
+      child.kill("SIGTERM");
+      await once(child, "exit");
     }
   });
 

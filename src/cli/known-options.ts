@@ -100,7 +100,8 @@ export function refuseUnknownOptions(argv: readonly string[], known: Iterable<st
 
 /** Every option name `command` knows: its cac options, the global ones, and what `acceptOptions` adds. */
 export async function knownOptions(command: Command, globalCommand: Command, args: readonly string[], options: Readonly<Record<string, unknown>>): Promise<string[]> {
-  const names = [...globalCommand.options, ...command.options].flatMap((o) => o.names);
+  // A negated option (`--no-cache`) is known under its typed name too; cac lists it as `cache`.
+  const names = [...globalCommand.options, ...command.options].flatMap((o) => (o.negated ? [...o.names, ...o.names.map((n) => `no-${n}`)] : o.names));
   const extra = extras.get(command);
   if (extra) names.push(...(await extra(args, options)));
   return names;

@@ -21,10 +21,13 @@ import { registerMerge } from "./commands/merge.ts";
 import { registerRetry } from "./commands/retry.ts";
 import { printPipelineHelp, registerPipeline } from "./commands/pipeline.ts";
 import { registerPlan } from "./commands/plan.ts";
+import { registerCache } from "./commands/cache.ts";
 import { registerSchema } from "./commands/schema.ts";
 import { registerServe } from "./commands/serve.ts";
 import { registerSubmit } from "./commands/submit.ts";
 import { registerSlice } from "./commands/slice.ts";
+import { SFT_COMMANDS, registerSft } from "./commands/sft.ts";
+import { SFT_EVAL_COMMANDS, registerSftEval } from "./commands/sft-eval.ts";
 import { printStageHelp, registerStageCommands } from "./commands/stage.ts";
 import { registerValidate } from "./commands/validate.ts";
 import { registerView } from "./commands/view.ts";
@@ -49,7 +52,7 @@ function packageVersion(): string {
 }
 
 /** Pipelines whose stages run through a command of their own rather than the generic stage runner. */
-const OWN_COMMAND_PIPELINES = ["agentless", "commit-testgen"];
+const OWN_COMMAND_PIPELINES = ["agentless", "commit-testgen", "sft"];
 
 function buildCli() {
   const cli = cac("batchline");
@@ -59,7 +62,8 @@ function buildCli() {
   registerMerge(cli);
   registerRetry(cli);
   registerSchema(cli);
-  registerPlan(cli);
+  registerPlan(cli, process.env);
+  registerCache(cli, process.env);
   registerCost(cli);
   registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY, serveKey: process.env.BATCHLINE_SERVE_API_KEY, dataHome: process.env.XDG_DATA_HOME });
   registerSubmit(cli, {
@@ -71,11 +75,16 @@ function buildCli() {
     ANTHROPIC_API_KEY: process.env.ANTHROPIC_API_KEY,
     ANTHROPIC_BASE_URL: process.env.ANTHROPIC_BASE_URL,
     ANTHROPIC_VERSION: process.env.ANTHROPIC_VERSION,
+    BATCHLINE_CACHE: process.env.BATCHLINE_CACHE,
+    XDG_CACHE_HOME: process.env.XDG_CACHE_HOME,
+    HOME: process.env.HOME,
   });
   registerAgentlessStructure(cli);
   registerAgentlessVote(cli);
   registerAgentless(cli, process.env);
   registerCommitTestgen(cli, process.env);
+  registerSft(cli, process.env);
+  registerSftEval(cli, process.env);
   registerPipeline(cli, process.env);
   registerDemo(cli);
   registerCoverage(cli);
@@ -101,7 +110,7 @@ function isCacError(err: unknown): err is Error {
 /** Runs the CLI on `argv` (without node and script); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   try {
-    argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS]);
+    argv = routeSubcommands(argv, [AGENTLESS_STRUCTURE_COMMAND, AGENTLESS_VOTE_COMMAND, ...COMMIT_TESTGEN_COMMANDS, ...SFT_COMMANDS, ...SFT_EVAL_COMMANDS]);
     if (argv.includes("--help") || argv.includes("-h")) {
       const agentless = agentlessStageHelp(argv);
       if (agentless !== undefined) {

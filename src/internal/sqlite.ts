@@ -34,6 +34,8 @@ export interface OpenDatabaseOptions {
   /** How long a writer waits for another process's lock before failing (ms). Default 10 000. */
   busyTimeoutMs?: number;
   readOnly?: boolean;
+  /** Page size (bytes, a power of two 512..65536) of a database this call creates; ignored for an existing one. */
+  pageSize?: number;
 }
 
 /** Opens (creating if needed) the database at `path` in WAL mode with a busy timeout. */
@@ -42,6 +44,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): D
   const db = new DatabaseSync(path, { readOnly: options.readOnly ?? false });
   db.exec(`PRAGMA busy_timeout = ${Math.max(0, Math.floor(options.busyTimeoutMs ?? 10_000))}`);
   if (!options.readOnly) {
+    if (options.pageSize) db.exec(`PRAGMA page_size = ${Math.floor(options.pageSize)}`);
     db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL");
   }

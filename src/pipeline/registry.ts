@@ -11,6 +11,7 @@ export const PIPELINES: Record<string, () => Promise<PipelineModule>> = {
   "agentless-bugfixer": () => import("../agentless/agentless-bugfixer.ts"),
   "agentless-testwriter": () => import("../agentless/agentless-testwriter.ts"),
   "commit-testgen": () => import("../commit-testgen/commit-testgen-pipeline.ts"),
+  "sft-eval": () => import("../sft/sft-eval.ts"),
   "swe-testgen": () => import("../swe-testgen/swe-testgen.ts"),
 };
 

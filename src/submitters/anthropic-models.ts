@@ -7,6 +7,7 @@
  * `claude-` default row (budget thinking, no effort, structured output), the form every model
  * since 4.5 takes. Models change: check the date.
  */
+import { longestPrefixRule } from "../internal/model-rule.ts";
 
 /** One model family's request rules. */
 export interface AnthropicModelRule {
@@ -16,6 +17,7 @@ export interface AnthropicModelRule {
   /** `output_config.format` with a JSON schema. */
   structuredOutput: boolean;
 }
+
 
 const LOW_HIGH = ["low", "medium", "high"] as const;
 const LOW_MAX = ["low", "medium", "high", "max"] as const;
@@ -48,14 +50,5 @@ export const ANTHROPIC_MODEL_RULES = {
 
 /** The rule for a model name (a provider prefix such as `anthropic/` is dropped first). */
 export function anthropicModelRule(model: string): AnthropicModelRule {
-  const name = model.replace(/^.*\//, "");
-  let best: AnthropicModelRule = ANTHROPIC_MODEL_RULES.models["claude-"];
-  let bestLength = -1;
-  for (const [key, rule] of Object.entries(ANTHROPIC_MODEL_RULES.models)) {
-    if (name.startsWith(key) && key.length > bestLength) {
-      best = rule;
-      bestLength = key.length;
-    }
-  }
-  return best;
+  return longestPrefixRule<AnthropicModelRule>(ANTHROPIC_MODEL_RULES.models, model, ANTHROPIC_MODEL_RULES.models["claude-"]);
 }

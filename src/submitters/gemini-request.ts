@@ -9,6 +9,7 @@
  * cached tokens). What has no Gemini form is an `UntranslatableError`, never a guess.
  */
 import { BatchlineError } from "../core/errors.ts";
+import { longestPrefixRule } from "../internal/model-rule.ts";
 
 /** Why one request body cannot be sent to Gemini (the run stops, naming the line). */
 export class GeminiUntranslatableError extends BatchlineError {}
@@ -47,16 +48,7 @@ export const GEMINI_MODEL_RULES = {
 
 /** The rule for a model name (`models/` and a provider prefix such as `google/` are dropped first). */
 export function geminiModelRule(model: string): GeminiModelRule {
-  const name = model.replace(/^.*\//, "");
-  let best: GeminiModelRule = GEMINI_MODEL_RULES.models["gemini-"];
-  let bestLength = -1;
-  for (const [key, rule] of Object.entries(GEMINI_MODEL_RULES.models)) {
-    if (name.startsWith(key) && key.length > bestLength) {
-      best = rule;
-      bestLength = key.length;
-    }
-  }
-  return best;
+  return longestPrefixRule<GeminiModelRule>(GEMINI_MODEL_RULES.models, model, GEMINI_MODEL_RULES.models["gemini-"]);
 }
 
 /** Counts what the translation changed or dropped, per note, over many lines (logged once per run). */

@@ -19,6 +19,10 @@ import { ANTHROPIC_API_VERSION, ANTHROPIC_API_VERSIONS } from "./anthropic-reque
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
 import { type BatchProvider, checkOpenAIBatchProvider, completionWindowFor, providerFor } from "./providers.ts";
 import type { BatchBackend } from "./types.ts";
+import { submitThroughCache } from "../cache/cached-submit.ts";
+import { cacheScopeFor } from "../cache/cache-scope.ts";
+import { parseKeyIgnore } from "../cache/request-key.ts";
+import { cacheDirFor } from "../cache/response-cache.ts";
 
 /** What the caller read from the environment (the CLI's main.ts is the only module that reads env). */
 export interface SubmitEnv {
@@ -32,6 +36,10 @@ export interface SubmitEnv {
   GEMINI_API_KEY?: string | undefined;
   GOOGLE_API_KEY?: string | undefined;
   GEMINI_BASE_URL?: string | undefined;
+  /** The request cache: BATCHLINE_CACHE (a directory, or `off`), else XDG_CACHE_HOME, else HOME (see src/cache/response-cache.ts). */
+  BATCHLINE_CACHE?: string | undefined;
+  XDG_CACHE_HOME?: string | undefined;
+  HOME?: string | undefined;
 }
 
 /** Backend options as typed on the command line (numbers may be strings); each is checked here. */
@@ -62,6 +70,10 @@ export interface BackendOptions {
   from?: string | undefined;
   /** anthropic-batch: the anthropic-version to send and translate for (wins over env ANTHROPIC_VERSION). */
   anthropicVersion?: string | undefined;
+  /** The request cache's directory; false (`--no-cache`) turns it off; absent or true: from env. */
+  cache?: string | boolean | undefined;
+  /** What the cache key leaves out (default custom_id; the pass stays in). */
+  cacheKeyIgnore?: string | undefined;
   /** openai-compatible: `service_tier` sent with every request (flex: OpenAI's flex processing). */
   serviceTier?: string | undefined;
   /** openai-batch: the provider (providers.ts) whose limits and endpoints apply; default: from the base URL's host. */
@@ -106,6 +118,8 @@ export interface SubmitFileSummary {
   failedBatches: number;
   /** Replay: custom_ids the recording does not have. */
   missing: string[];
+  /** Lines answered from the request cache (never sent). */
+  fromCache?: number;
   /** One line for a human. */
   line: string;
 }
@@ -206,6 +220,7 @@ export async function checkBackendOptions(name: string, options: BackendOptions,
   anthropicVersionFor(name, options.anthropicVersion, env);
   serviceTierFor(name, options.serviceTier);
   if (!isBatchBackend(name)) openaiProviderFor(name, options.provider, options.completionWindow, undefined);
+  parseKeyIgnore(options.cacheKeyIgnore);
   if (isBatchBackend(name)) {
     openaiProviderFor(name, options.provider, options.completionWindow, text(options.baseUrl) ?? batchCredentials(name, env).baseURL);
     batchCredentials(name, env);
@@ -305,11 +320,32 @@ export async function submitFile(name: string, options: SubmitFileOptions): Prom
   await mkdir(dirname(resolve(output)), { recursive: true });
   // One submit per output at a time: a second one would upload and pay for the same lines again.
   const release = await acquireLock(`${output}.lock`, output, (line) => options.log?.(`submit: ${line}`));
+  let summary: SubmitFileSummary;
   try {
-    return await submitLocked(name, options);
+    const cacheDir = cacheDirFor(options.cache, options.env);
+    if (cacheDir === undefined) {
+      summary = await submitLocked(name, options);
+    } else {
+      const s = await submitThroughCache({
+        requests: options.requests,
+        output,
+        cacheDir,
+        scope: await cacheScopeFor(name, options, { ...options.env }),
+        ignore: parseKeyIgnore(options.cacheKeyIgnore),
+        log: options.log,
+        onBadLine: options.onBadLine,
+        send: (requests, out) => submitLocked(name, { ...options, requests, output: out }),
+      });
+      summary = { output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: s.missing, fromCache: s.fromCache, line: s.line };
+    }
   } finally {
     await release();
   }
+  if (summary.failedBatches > 0) {
+    options.log?.(summary.line);
+    throw new BatchlineError(`${summary.failedBatches} batch(es) failed as a whole (see the errors above); their lines are failures in ${summary.output}`);
+  }
+  return summary;
 }
 
 async function submitLocked(name: string, options: SubmitFileOptions): Promise<SubmitFileSummary> {
@@ -361,10 +397,5 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     ...(log ? { log } : {}),
     ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
   });
-  const summary: SubmitFileSummary = { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
-  if (s.failedBatches > 0) {
-    log?.(summary.line);
-    throw new BatchlineError(`${s.failedBatches} batch(es) failed as a whole (see the errors above); their lines are failures in ${s.output}`);
-  }
-  return summary;
+  return { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };
 }

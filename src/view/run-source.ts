@@ -17,6 +17,7 @@ import { BatchlineError } from "../core/errors.ts";
 import { lineText, readRawLines } from "../core/jsonl.ts";
 import { keySet, scanKeys, stringAt } from "../core/key-scan.ts";
 import type { PipelineReport } from "../pipeline/types.ts";
+import type { Manifest } from "../pipeline/workdir.ts";
 import { type InstanceExtra, type RunResult, readExtras, readScript } from "./run-extras.ts";
 
 /** How a file of the run is read: requests and outputs are keyed by custom_id. */
@@ -46,6 +47,8 @@ export interface Overview {
   kind: "workdir" | "save_dir";
   path: string;
   pipeline: string | null;
+  /** Where the steps come from: report.json, or manifest.json (finished steps only) for a run without a report. */
+  source: "report.json" | "manifest.json" | null;
   finishedAt: string | null;
   wallSeconds: number | null;
   steps: OverviewStep[];
@@ -214,6 +217,8 @@ export class RunSource {
   /** custom_id -> its last failure reason. */
   private readonly lastFailure = new Map<string, string>();
   private report: PipelineReport | null = null;
+  /** The manifest's finished steps, for a run without report.json (still going, or killed). */
+  private manifest: Manifest | null = null;
   private votes = new Map<string, InstanceVote>();
   private voteSummary: VoteSummary | null = null;
   private problems = new Map<string, string>();
@@ -251,6 +256,13 @@ export class RunSource {
         this.report = JSON.parse(await readFile(join(this.root, "report.json"), "utf8")) as PipelineReport;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw new BatchlineError(`view: ${join(this.root, "report.json")} is not valid JSON (${(err as Error).message})`);
+      }
+      if (!this.report) {
+        try {
+          this.manifest = JSON.parse(await readFile(join(this.root, "manifest.json"), "utf8")) as Manifest;
+        } catch {
+          this.manifest = null; // no manifest either: the counts come from the files alone
+        }
       }
     }
     for (const name of await readdir(join(this.saveDir, "samples")).catch(() => [] as string[])) {
@@ -382,7 +394,12 @@ export class RunSource {
 
   overview(): Overview {
     const r = this.report;
-    const steps = r ? Object.entries(r.steps).map(([name, s]) => stepOf(name, s as Record<string, unknown>, numberOr(r.stepSeconds?.[name]))) : [];
+    const m = this.manifest;
+    const steps = r
+      ? Object.entries(r.steps).map(([name, s]) => stepOf(name, s as Record<string, unknown>, numberOr(r.stepSeconds?.[name])))
+      : m
+        ? Object.entries(m.steps).map(([name, s]) => stepOf(name, s.summary ?? {}, numberOr(s.seconds)))
+        : [];
     const rows = this.rows();
     const failures: Record<string, number> = {};
     for (const row of rows) for (const [k, v] of Object.entries(row.failures)) failures[k] = (failures[k] ?? 0) + v;
@@ -405,7 +422,8 @@ export class RunSource {
     return {
       kind: this.kind,
       path: this.root,
-      pipeline: r?.pipeline ?? null,
+      pipeline: r?.pipeline ?? m?.pipeline ?? null,
+      source: r ? "report.json" : m ? "manifest.json" : null,
       finishedAt: r?.finishedAt ?? null,
       wallSeconds: numberOr(r?.wallSeconds),
       steps,

@@ -21,7 +21,12 @@ function sha256(text: string): string {
 /** The report's HTML. */
 export async function staticReportHtml(run: RunSource): Promise<string> {
   const details: Record<string, unknown> = {};
-  for (const id of run.instanceIds()) details[id] = await run.instance(id);
+  for (const id of run.instanceIds()) {
+    const d = (await run.instance(id))!;
+    // every line of every pass (whole prompts, answers, file contents) would make the file grow
+    // with the run many times over: the report keeps what the page shows without unfolding them
+    details[id] = { ...d, passes: d.passes.map((p) => ({ ...p, records: [], records_omitted: p.records.length })) };
+  }
   const data = { mode: "run", overview: run.overview(), instances: run.rows(), details };
   const scripts = [await assetText("diff2html.min.js"), await assetText("app.js")];
   // an inlined script must not hold the text that would end its element early

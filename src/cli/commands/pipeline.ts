@@ -30,7 +30,9 @@ export async function printPipelineHelp(argv: readonly string[]): Promise<boolea
 /** The options pipeline `name` takes (its definition's and the engine's); an unknown name is refused first, naming the pipelines. */
 async function optionsOf(name: string | undefined): Promise<string[]> {
   if (name === undefined) return [];
-  return Object.keys(pipelineSchema(await loadPipeline(name)).shape);
+  const keys = Object.keys(pipelineSchema(await loadPipeline(name)).shape);
+  // --no-cache (the request cache off) arrives as cache: false
+  return keys.includes("cache") ? [...keys, "noCache"] : keys;
 }
 
 export function registerPipeline(cli: CAC, env: NodeJS.ProcessEnv): void {

@@ -9,6 +9,11 @@ import { directBudget } from "../../submitters/usage-cost.ts";
 import { checkInputFile } from "../../core/file-checks.ts";
 import { stringOption } from "../options.ts";
 import { SkipLog, spoolStdin } from "./common.ts";
+import { type CachePlan, formatCachePlan, planCacheHits } from "../../cache/cache-plan.ts";
+import { cacheScopeFor } from "../../cache/cache-scope.ts";
+import { parseKeyIgnore } from "../../cache/request-key.ts";
+import { type CacheEnv, cacheDirForCli } from "../../cache/response-cache.ts";
+import { checkBackendName } from "../../submitters/submit-file.ts";
 
 /** Options shared by `plan` and `submit --max-cost`. */
 export interface CostOptions {
@@ -96,7 +101,30 @@ export async function checkCost(path: string, options: CostOptions & { skipBad?:
   return plan;
 }
 
-export function registerPlan(cli: CAC): void {
+/** The request cache part of `plan`: which backend's answers to look for, and where. */
+interface PlanCacheOptions {
+  backend?: string;
+  baseUrl?: string;
+  from?: string;
+  anthropicVersion?: string;
+  cache?: string | boolean;
+  cacheKeyIgnore?: string;
+}
+
+/** How many lines the cache would answer for --backend (default openai-batch), or undefined with --no-cache. */
+async function cachePlan(requests: string, options: CostOptions & PlanCacheOptions, env: PlanEnv): Promise<CachePlan | undefined> {
+  const dir = cacheDirForCli(options.cache, env);
+  const backend = stringOption(options.backend) ?? "openai-batch";
+  checkBackendName(backend);
+  const ignore = parseKeyIgnore(options.cacheKeyIgnore);
+  if (dir === undefined) return undefined;
+  return planCacheHits(requests, dir, await cacheScopeFor(backend, options, env), ignore, await prices(options));
+}
+
+/** What plan reads from the environment: where the cache is, and the base URLs that are part of its key. */
+export type PlanEnv = CacheEnv & Record<string, string | undefined>;
+
+export function registerPlan(cli: CAC, env: PlanEnv = {}): void {
   cli
     .command("plan [requests]", "Lines, bytes, chunks per backend, input tokens and the cost (at batch prices, or --tier) of a request file")
     .option("--price-table <file>", "JSON price table to use instead of the bundled, dated one")
@@ -107,26 +135,35 @@ export function registerPlan(cli: CAC): void {
     .option("--max-chunk-lines <n>", "Plan chunks of at most n lines, as submit --max-chunk-lines makes them")
     .option("--json", "Print the plan as JSON")
     .option("--skip-bad", "Report and leave out bad lines instead of failing")
+    .option("--backend <name>", "Request cache: count the lines this backend's cached answers cover (default openai-batch)")
+    .option("--base-url <url>", "Request cache: the base URL the requests would go to (default: the backend's env, e.g. OPENAI_BASE_URL)")
+    .option("--from <file>", "Request cache, --backend replay: the recording")
+    .option("--anthropic-version <date>", "Request cache, --backend anthropic-batch: the API version")
+    .option("--cache [dir]", "Request cache directory (default: BATCHLINE_CACHE, else $XDG_CACHE_HOME/batchline/responses, else ~/.cache/batchline/responses)")
+    .option("--no-cache", "Leave the request cache out of the plan")
+    .option("--cache-key-ignore <fields>", "As for submit: custom_id (default; the pass stays in), body.<field>, or none")
     .example("batchline plan batch_requests_step2.jsonl --max-cost 50")
     .example("batchline plan batch_requests_step2.jsonl --enqueued-token-limit 2000000")
     .option(...INPUT_OPTION)
-    .action(async (positional: string | undefined, options: CostOptions & { json?: boolean; input?: string; skipBad?: boolean }) => {
+    .action(async (positional: string | undefined, options: CostOptions & PlanCacheOptions & { json?: boolean; input?: string; skipBad?: boolean }) => {
       const requests = inputPath(positional, options, "plan");
       // plan reads the file twice when it refuses (the plan, then the refusal): stdin is kept in a temp file
       const stdin = requests === "-" ? await spoolStdin() : undefined;
       try {
-        await planCommand(stdin?.path ?? requests, options, stdin ? "<stdin>" : undefined);
+        await planCommand(stdin?.path ?? requests, options, env, stdin ? "<stdin>" : undefined);
       } finally {
         await stdin?.cleanup();
       }
     });
 }
 
-async function planCommand(requests: string, options: CostOptions & { json?: boolean; skipBad?: boolean }, label?: string): Promise<void> {
+async function planCommand(requests: string, options: CostOptions & PlanCacheOptions & { json?: boolean; skipBad?: boolean }, env: PlanEnv, label?: string): Promise<void> {
   await checkInputFile(requests, "request file");
   maxCostOf(options);
   const plan = await planWith(requests, options, label);
+  const cached = options.skipBad ? undefined : await cachePlan(requests, options, env);
   // The plan is printed before a refusal, so the user sees what the number is made of.
-  process.stdout.write((options.json ? JSON.stringify(plan) : formatPlan(plan).join("\n")) + "\n");
+  const lines = [...formatPlan(plan), ...(cached ? [formatCachePlan(cached, plan.lines)] : [])];
+  process.stdout.write((options.json ? JSON.stringify(cached ? { ...plan, cache: cached } : plan) : lines.join("\n")) + "\n");
   checkMaxCost(plan, options);
 }

@@ -5,6 +5,7 @@
  * started over (changed requests, --start-from) first removes that state.
  */
 import { rm } from "node:fs/promises";
+import { removeCacheWork, staleCacheWork } from "../../cache/cached-submit.ts";
 import { journalPathFor } from "../../submitters/direct-runner.ts";
 import { loadState, statePathFor } from "../../submitters/state.ts";
 import { submitFile } from "../../submitters/submit-file.ts";
@@ -29,12 +30,13 @@ export async function resetSubmit(output: string): Promise<void> {
   await rm(`${output}.chunks`, { recursive: true, force: true });
   await rm(journalPathFor(output), { force: true });
   await rm(output, { force: true });
+  await removeCacheWork(output);
 }
 
 /** On a resume, a state made for another request file cannot be resumed: start over. */
 async function resetStaleSubmit(requests: string, output: string): Promise<void> {
   const state = await loadState(statePathFor(output)).catch(() => undefined);
-  if (state && state.requests.sha256 !== (await fileHash(requests))) await resetSubmit(output);
+  if ((state && state.requests.sha256 !== (await fileHash(requests))) || (await staleCacheWork(requests, output))) await resetSubmit(output);
 }
 
 /** The replay recording the options name for this step, if any. */
@@ -67,13 +69,15 @@ export function submit<Options = any>(name: string, o: SubmitStepOptions<Options
       if (!ctx.resume) await resetSubmit(output);
       else await resetStaleSubmit(requests, output);
       const prices = ctx.prices;
+      let fromCache = 0;
       if ((await countLines(requests)) === 0) {
         await writeLines(output, []);
       } else {
-        await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, log: (line) => ctx.log(`${ctx.name}: ${line}`), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        ({ fromCache = 0 } = await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, log: (line) => ctx.log(`${ctx.name}: ${line}`), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
       }
       const usage = await submitUsage(output, prices, tierOfBackend(ctx.run.backend));
-      return { produced: usage.succeeded, summary: { ...usage } };
+      // fromCache: lines the request cache answered (not sent, not paid for this time)
+      return { produced: usage.succeeded, summary: { ...usage, ...(fromCache > 0 ? { fromCache } : {}) } };
     },
     async account(ctx) {
       const expected = new Set<string>();

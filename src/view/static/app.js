@@ -107,14 +107,14 @@
   // ---------- run overview ----------
   function overviewView(o, rows) {
     var title = o.pipeline ? o.pipeline : o.kind === "save_dir" ? "save dir" : "run";
-    var steps = o.steps.length === 0 ? h("p", { class: "muted" }, "No report.json: the counts below come from the files.") : h("table", { class: "grid steps", "data-testid": "steps" },
+    var steps = o.steps.length === 0 ? h("p", { class: "muted" }, "No report.json: the counts below come from the files.") : h("div", null, o.source === "manifest.json" ? h("p", { class: "muted", "data-testid": "steps-source" }, "No report.json (the run is going, or was stopped): the steps finished so far, from manifest.json.") : null, h("table", { class: "grid steps", "data-testid": "steps" },
       h("thead", null, h("tr", null, ["step", "counts", "failures", "prompt tokens", "completion tokens", "cost", "time"].map(function (t) { return h("th", null, t); }))),
       h("tbody", null, o.steps.map(function (s) {
         var counts = Object.keys(s.counts).map(function (k) { return k + " " + fmtInt(s.counts[k]); }).join(", ");
         return h("tr", { "data-step": s.name, class: o.empty.indexOf(s.name) !== -1 ? "empty-step" : null },
           h("td", null, s.name), h("td", { class: "step-counts" }, counts), h("td", null, reasons(s.failures)),
           h("td", { class: "num" }, fmtInt(s.promptTokens)), h("td", { class: "num" }, fmtInt(s.completionTokens)), h("td", { class: "num" }, fmtCost(s.costUSD)), h("td", { class: "num" }, fmtSeconds(s.seconds)));
-      })));
+      }))));
     var failureKeys = Object.keys(o.totals.failures).sort(function (a, b) { return o.totals.failures[b] - o.totals.failures[a]; });
     var failures = failureKeys.length === 0 ? h("p", { class: "muted" }, "No pass ended in a failure.") : h("table", { class: "grid failures", "data-testid": "failures" },
       h("thead", null, h("tr", null, h("th", null, "reason"), h("th", null, "custom_ids"))),
@@ -212,7 +212,7 @@
       p.answer.reasoning ? h("details", { class: "reasoning" }, h("summary", null, "reasoning (" + p.answer.reasoning.length + " chars)"), h("pre", null, p.answer.reasoning)) : null,
       h("pre", { class: "answer", "data-testid": "answer" }, p.answer.answer)) : null;
     var request = p.request ? h("details", { class: "request" }, h("summary", null, "Request (" + p.request.file + ":" + p.request.line + ")"), messagesView(p.request.value), tree(p.request.value, undefined, 1)) : null;
-    var records = h("details", { class: "records" }, h("summary", null, "Every line with this custom_id (" + p.records.length + ")"),
+    var records = p.records_omitted ? h("p", { class: "muted" }, "The " + p.records_omitted + " lines with this custom_id are not in the static report (batchline view serves them).") : h("details", { class: "records" }, h("summary", null, "Every line with this custom_id (" + p.records.length + ")"),
       p.records.map(function (r) { return h("div", { class: "record" }, h("div", { class: "muted" }, r.file + ":" + r.line + " (" + r.role + ")"), tree(r.value, undefined, 1)); }));
     return h("section", { class: "pass", "data-testid": "pass", "data-custom-id": p.custom_id },
       h("h3", null, p.custom_id, " ", h("span", { class: p.patch ? "badge ok" : "badge bad" }, p.patch ? "patch" : "no patch")),

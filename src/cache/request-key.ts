@@ -1,0 +1,75 @@
+/**
+ * The request cache's key: the sha256 of what decides an answer. That is the request as sent
+ * (method, url, and the body in canonical JSON: keys sorted, so key order never matters), the
+ * backend that answers it, and where that backend sends it (its base URL, the anthropic-version,
+ * for replay the recording's content). The custom_id is left out by default (two files that ask
+ * the same thing share the answer) but its pass number is kept: `x__pass3` is the 4th sample of
+ * `x`, and at temperature > 0 the samples must differ. A bare id counts as pass 0.
+ */
+import { createHash } from "node:crypto";
+import { UsageError } from "../core/errors.ts";
+import { parseCustomId } from "../core/custom-id.ts";
+
+/** Who answers: the backend and what changes its answers. Never an API key. */
+export interface CacheScope {
+  backend: string;
+  /** The base URL the requests go to (no trailing slash), or null for the provider's own. */
+  baseURL: string | null;
+  /** Anything else that changes the answer (anthropic-version, replay recording's sha256). */
+  extra?: Record<string, string>;
+}
+
+/** What the key leaves out: the custom_id (default) and top-level body fields. */
+export interface KeyIgnore {
+  customId: boolean;
+  bodyFields: string[];
+}
+
+export const DEFAULT_KEY_IGNORE = "custom_id";
+
+/** Parses `--cache-key-ignore`: a comma list of `custom_id`, `body.<field>`, or `none`. */
+export function parseKeyIgnore(raw: unknown): KeyIgnore {
+  const text = raw === undefined || raw === null || raw === true ? DEFAULT_KEY_IGNORE : String(Array.isArray(raw) ? raw[raw.length - 1] : raw);
+  const ignore: KeyIgnore = { customId: false, bodyFields: [] };
+  for (const part of text.split(",").map((s) => s.trim()).filter(Boolean)) {
+    if (part === "none") continue;
+    if (part === "custom_id") ignore.customId = true;
+    else if (/^body\.[^.]+$/.test(part) && part !== "body.model") ignore.bodyFields.push(part.slice(5));
+    else throw new UsageError(`--cache-key-ignore ${text}: expected a comma list of custom_id, body.<field> (not body.model) or none`);
+  }
+  ignore.bodyFields.sort();
+  return ignore;
+}
+
+/** JSON with object keys sorted at every depth (arrays keep their order). */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
+}
+
+/** The request line fields the key reads. */
+export interface KeyedRequest {
+  custom_id: string;
+  method?: string;
+  url: string;
+  body: Record<string, unknown>;
+}
+
+/** The text whose sha256 is the key (stored with the entry, so `cache verify` can recompute it). */
+export function keyMaterial(request: KeyedRequest, scope: CacheScope, ignore: KeyIgnore): string {
+  let body = request.body;
+  if (ignore.bodyFields.length > 0) {
+    body = { ...body };
+    for (const f of ignore.bodyFields) delete body[f];
+  }
+  const id = ignore.customId ? { pass: parseCustomId(request.custom_id).pass } : { custom_id: request.custom_id };
+  return canonicalJson({ v: 1, backend: scope.backend, base_url: scope.baseURL, ...(scope.extra ? { extra: scope.extra } : {}), method: request.method ?? "POST", url: request.url, body, ...id });
+}
+
+/** sha256 hex of `material`. */
+export function keyOf(material: string): string {
+  return createHash("sha256").update(material).digest("hex");
+}
