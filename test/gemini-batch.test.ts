@@ -16,7 +16,8 @@ after(() => cleanup());
 
 const user = (content: unknown) => ({ role: "user", content });
 const line = (custom_id: string, body: Record<string, unknown>) => JSON.stringify({ custom_id, method: "POST", url: "/v1/chat/completions", body });
-const env = (extra: Record<string, string> = {}) => ({ GEMINI_API_KEY: "k", GOOGLE_API_KEY: "", GEMINI_BASE_URL: "", ...extra });
+/** The SDK's own environment switches are set to mislead it: the backend must not follow them. */
+const env = (extra: Record<string, string> = {}) => ({ GEMINI_API_KEY: "k", GOOGLE_API_KEY: "", GEMINI_BASE_URL: "", GOOGLE_GENAI_USE_VERTEXAI: "true", GOOGLE_GEMINI_BASE_URL: "http://127.0.0.1:9", GOOGLE_GENAI_API_VERSION: "v1", ...extra });
 const fast = ["--poll-interval", "0.02", "--max-poll-interval", "0.05", "--create-interval", "0"];
 type Out = { custom_id: string; response: { status_code: number; body: any } | null; error: { code: string; message: string } | null };
 
@@ -58,19 +59,24 @@ describe("gemini-batch request translation", () => {
     assert.deepEqual(t("gemini-2.5-flash", { reasoning_effort: "medium" }), { thinkingBudget: 8192, includeThoughts: true });
     assert.deepEqual(t("gemini-2.5-flash", { enable_thinking: false, thinking_budget: 4000 }), { thinkingBudget: 0 });
     assert.deepEqual(t("gemini-3-pro-preview", { reasoning_effort: "low" }), { thinkingLevel: "low", includeThoughts: true });
+    assert.deepEqual(t("gemini-3-pro-preview", { reasoning_effort: "medium" }), { thinkingLevel: "low", includeThoughts: true });
+    assert.deepEqual(t("gemini-3.5-flash", { reasoning_effort: "medium" }), { thinkingLevel: "medium", includeThoughts: true });
+    assert.deepEqual(t("gemini-3.5-flash", { reasoning_effort: "xhigh" }), { thinkingLevel: "high", includeThoughts: true });
     assert.equal(t("gemini-2.0-flash", {}), undefined);
-    for (const [model, extra] of [["gemini-2.5-flash", { thinking_budget: 32768 }], ["gemini-2.5-pro", { thinking_budget: 64 }], ["gemini-3-pro-preview", { thinking_budget: 4096 }]] as const) {
+    for (const [model, extra] of [["gemini-2.5-flash", { thinking_budget: 32768 }], ["gemini-2.5-pro", { thinking_budget: 64 }], ["gemini-3-pro-preview", { thinking_budget: 4096 }], ["gemini-3-pro-preview", { reasoning_effort: "minimal" }], ["gemini-3.5-flash", { reasoning_effort: "minimal" }]] as const) {
       assert.equal(geminiRefusal(toGenerateContentRequest({ model, messages: [user("x")], ...extra }), `models/${model}`), undefined, model);
     }
     const text = notes.lines().join("\n");
     assert.match(text, /thinking budget 32768 clamped to 24576 \(gemini-2.5-flash takes 1..24576\)/);
     assert.match(text, /thinkingBudget 8192 from reasoning_effort medium/);
+    assert.match(text, /reasoning_effort medium sent as thinkingLevel low \(gemini-3-pro-preview's nearest level\)/);
   });
 
   it("refuses what it cannot translate, naming the field or part", () => {
     const fails = (body: Record<string, unknown>, pattern: RegExp) =>
       assert.throws(() => toGenerateContentRequest({ model: "gemini-2.5-flash", messages: [user("x")], ...body }), (e: Error) => e instanceof GeminiUntranslatableError && pattern.test(e.message));
     fails({ stop: ["a", "b", "c", "d", "e", "f"] }, /at most 5/);
+    fails({ n: 9 }, /n 9: Gemini returns at most 8 candidates/);
     fails({ tools: [{ type: "function", function: { name: "f" } }] }, /tools: gemini-batch does not translate tools/);
     fails({ logit_bias: { 1: 2 } }, /logit_bias: gemini-batch does not know/);
     fails({ temperature: 3 }, /temperature 3 is outside Gemini's range 0..2/);
@@ -100,6 +106,8 @@ describe("gemini-batch result translation", () => {
     assert.deepEqual(body.choices, [{ index: 0, message: { role: "assistant", content: "done", reasoning_content: "hmm" }, finish_reason: "length" }]);
     assert.deepEqual(body.usage, { prompt_tokens: 100, completion_tokens: 50, total_tokens: 150, prompt_tokens_details: { cached_tokens: 40 }, completion_tokens_details: { reasoning_tokens: 30 } });
     assert.equal(body.created, 1_700_000_000);
+    const two = toChatCompletion({ candidates: [0, 1].map((index) => ({ content: { parts: [{ text: `c${index}` }] }, finishReason: "STOP", index })) }, "m") as any;
+    assert.deepEqual(two.choices.map((c: any) => [c.index, c.message.content]), [[0, "c0"], [1, "c1"]], "n -> candidateCount comes back as n choices");
     const blocked = toChatCompletion({ promptFeedback: { blockReason: "SAFETY" }, usageMetadata: { promptTokenCount: 5 } }, "m") as any;
     assert.deepEqual(blocked.choices, [{ index: 0, message: { role: "assistant", content: "" }, finish_reason: "content_filter" }]);
   });

@@ -90,7 +90,7 @@ describe("serve --data-dir: durable state", () => {
   it("resumes a batch after SIGKILL: answered lines are not sent again, every custom_id once", async () => {
     const data = join(dir, "kill");
     const requests = join(dir, "kill.jsonl");
-    const ids = await writeRequests(requests, "kill", 60);
+    const ids = await writeRequests(requests, "kill", 100);
     const concurrency = 4;
     let serve = await startServe(["--upstream", chat.baseURL, "--data-dir", data, "--concurrency", String(concurrency)]);
     let client = new OpenAI({ apiKey: "local", baseURL: serve.url, maxRetries: 0 });
@@ -109,13 +109,13 @@ describe("serve --data-dir: durable state", () => {
       const done = await waitEnded(client, batch.id);
       assert.equal(done.status, "completed");
       assert.equal(done.created_at, batch.created_at);
-      assert.deepEqual(done.request_counts, { total: 60, completed: 60, failed: 0 });
+      assert.deepEqual(done.request_counts, { total: 100, completed: 100, failed: 0 });
       const { out, errors } = await resultIds(client, done);
       assert.deepEqual(out.map((l) => l.custom_id).sort(), ids, "every custom_id exactly once");
       assert.equal(errors.length, 0);
       const calls = ids.reduce((n, id) => n + (chat.calls.get(id) ?? 0), 0);
       assert.ok(calls <= ids.length + concurrency, `upstream called ${calls} times for ${ids.length} lines (at most ${concurrency} in flight at the kill)`);
-      assert.equal(done.usage!.total_tokens, 600, "usage counts each line once");
+      assert.equal(done.usage!.total_tokens, 1000, "usage counts each line once");
       assert.equal((await readdir(data)).filter((n) => n.includes(".tmp-")).length, 0, "no temp files left");
     } finally {
       serve.child.kill("SIGTERM");
@@ -250,7 +250,8 @@ describe("serve: keys and shared limits", () => {
 
   it("two batches share one upstream limit, and both make progress from the start", async () => {
     const chat = await startChatServer({ latencyMs: 20 });
-    const serve = await startServe(["--upstream", chat.baseURL, "--concurrency", "3", "-q"]);
+    const xdg = join(dir, "xdg");
+    const serve = await startServe(["--upstream", chat.baseURL, "--concurrency", "3", "--data-dir", "-q"], { XDG_DATA_HOME: xdg });
     try {
       const client = new OpenAI({ apiKey: "local", baseURL: serve.url, maxRetries: 0 });
       const a = join(dir, "fair-a.jsonl");
@@ -264,6 +265,7 @@ describe("serve: keys and shared limits", () => {
       assert.equal(chat.maxInFlight, 3, "the limit is used");
       const order = [...chat.calls.keys()];
       assert.ok(order.indexOf("fairb-000") < order.lastIndexOf("faira-023") - 6, `the second batch started long before the first ended: ${order.join(" ")}`);
+      assert.ok((await readdir(join(xdg, "batchline/serve"))).includes("serve.db"), "--data-dir with no value keeps state under $XDG_DATA_HOME/batchline/serve");
     } finally {
       serve.child.kill("SIGTERM");
       await serve.exited;

@@ -34,6 +34,8 @@ export const GEMINI_BATCH_URL = "/v1/chat/completions";
 export const GEMINI_INLINE_MAX_BYTES = 20_000_000;
 /** The Files API takes files of at most 2 GB. */
 export const GEMINI_FILE_MAX_BYTES = 2_000_000_000;
+/** Google's Gemini Developer API endpoint. */
+export const GEMINI_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/";
 /** The API version batch mode's REST reference documents. */
 export const GEMINI_API_VERSION = "v1beta";
 /** uploadId of a chunk sent inline (nothing was uploaded). */
@@ -87,10 +89,12 @@ export default function geminiBatch(options: GeminiBatchOptions): BatchBackend {
   if (!options.apiKey) throw new BatchlineError(`[${SUBMITTER_NAME}] missing API key (set GEMINI_API_KEY or GOOGLE_API_KEY)`);
   const client = new GoogleGenAI({
     apiKey: options.apiKey,
+    // Explicit, so that the SDK's own environment switches (GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_GEMINI_BASE_URL) change nothing: the CLI reads env.
+    vertexai: false,
     // Batch mode is documented on v1beta (the SDK's own default is v1).
     apiVersion: GEMINI_API_VERSION,
     httpOptions: {
-      ...(options.baseURL ? { baseUrl: options.baseURL } : {}),
+      baseUrl: options.baseURL ?? GEMINI_DEFAULT_BASE_URL,
       timeout: options.timeoutMs ?? 10 * 60_000,
       retryOptions: { attempts: options.maxAttempts ?? 5 },
     },

@@ -10,11 +10,13 @@ import { readPromptTemplate } from "../../sft/prompt.ts";
 import { SFT_FORMATS, type SftFormat, describeSummary, writeSftData } from "../../sft/sft-data.ts";
 import { SFT_SOURCES, type SftSourceName } from "../../sft/sources.ts";
 import { loadTokenizer } from "../../sft/tokenizer.ts";
+import { loadEvalTasks } from "../../sft/eval.ts";
+import { TRACE_FORMATS, type TraceFormat, traceLines } from "../../sft/traces.ts";
 import { DEFAULT_BASE_MODEL, STAGES, TRL_VERSION, type TrlStage, trlCommands, trlConfigYaml } from "../../sft/trl-config.ts";
 import { writeOutput } from "../io.ts";
 import { stringOption } from "../options.ts";
 
-export const SFT_COMMANDS = ["sft kodcode", "sft testgeneval", "sft trl-config"] as const;
+export const SFT_COMMANDS = ["sft kodcode", "sft testgeneval", "sft trl-config", "sft traces"] as const;
 
 interface DataFlags {
   dataset?: string;
@@ -119,6 +121,27 @@ async function trlConfig(flags: TrlFlags): Promise<void> {
   process.stderr.write(`sft trl-config: stage ${stage.toUpperCase()} for TRL ${TRL_VERSION}; run it with:\n${commands.map((c) => `  ${c}\n`).join("")}`);
 }
 
+/** A repeatable, comma-separable file option as a list. */
+function fileList(value: unknown): string[] {
+  if (value === undefined) return [];
+  return (Array.isArray(value) ? value : [value]).flatMap((v) => String(v).split(",")).map((v) => v.trim()).filter((v) => v !== "");
+}
+
+async function traces(flags: { evalRuns?: unknown; tasks?: unknown; sweTestgen?: unknown; format?: unknown; output?: unknown; quiet?: boolean }, env: Record<string, string | undefined>): Promise<void> {
+  const evalRuns = fileList(flags.evalRuns);
+  const preds = fileList(flags.sweTestgen);
+  if (evalRuns.length === 0 && preds.length === 0) throw new UsageError("sft traces needs --eval-runs <runs.jsonl> (with --tasks) or --swe-testgen <preds.json>");
+  const tasksSpec = stringOption(flags.tasks);
+  if (evalRuns.length > 0 && !tasksSpec) throw new UsageError("--eval-runs needs --tasks (the tasks the runs were made from: the code under test)");
+  const format = stringOption(flags.format) ?? "prompt-completion";
+  if (!(TRACE_FORMATS as readonly string[]).includes(format)) throw new UsageError(`--format ${format}: expected one of ${TRACE_FORMATS.join(", ")}`);
+  const tasks = tasksSpec ? await loadEvalTasks({ tasks: tasksSpec, hub: hubOptionsFromEnv(env, homedir()) }) : undefined;
+  const output = stringOption(flags.output) ?? "-";
+  const { lines, summary } = traceLines({ evalRuns, preds, ...(tasks ? { tasks } : {}) }, format as TraceFormat);
+  await writeOutput(output, lines);
+  if (!flags.quiet) process.stderr.write(`sft traces: ${summary.eval + summary.swe_testgen} pair(s) (sft eval ${summary.eval}, swe-testgen ${summary.swe_testgen}); dropped: unchanged ${summary.unchanged}, duplicate ${summary.duplicate}\n`);
+}
+
 export function registerSft(cli: CAC, env: Record<string, string | undefined>): void {
   for (const source of Object.keys(SFT_SOURCES) as SftSourceName[]) {
     const s = SFT_SOURCES[source];
@@ -159,4 +182,15 @@ export function registerSft(cli: CAC, env: Record<string, string | undefined>): 
     .example("npx batchline sft trl-config --stage a -o stage_a.yaml")
     .example("npx batchline sft trl-config --stage b --adapter-from outputs/stage_a --epochs 0.5 -o stage_b.yaml")
     .action(trlConfig);
+
+  cli
+    .command("sft traces", "Failure->fix pairs (a failed test file and a later one that passed) from sft eval runs and swe-testgen preds.json -> stage C SFT rows")
+    .option("--eval-runs <runs.jsonl>", "sft eval runs (repeat or comma-separate; in order: later runs fix earlier ones)")
+    .option("--tasks <file|id>", "The tasks the eval runs were made from")
+    .option("--swe-testgen <preds.json>", "swe-testgen preds.json (repeat or comma-separate)")
+    .option("--format <name>", `${TRACE_FORMATS.join(", ")} (default prompt-completion; pairs: {code, failed_test, failure_log, fixed_test, ...})`)
+    .option("-o, --output <path>", "Output JSONL, or - (default)")
+    .option("-q, --quiet", "No summary on stderr")
+    .example("npx batchline sft traces --eval-runs runs_base.jsonl,runs_stage_b.jsonl --tasks tasks.jsonl --swe-testgen result/model_gen_test/stage1_auto/preds.json -o stage_c.jsonl")
+    .action((flags: Record<string, unknown>) => traces(flags, env));
 }

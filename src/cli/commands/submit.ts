@@ -13,6 +13,11 @@ import { stringOption } from "../options.ts";
 import { SkipLog, spoolStdinTo } from "./common.ts";
 import type { DirectBudget } from "../../submitters/direct-runner.ts";
 import { type CostOptions, checkCost, costBudget, pricingTier } from "./plan.ts";
+import { rm } from "node:fs/promises";
+import { writeUncachedLines } from "../../cache/cache-plan.ts";
+import { cacheScopeFor } from "../../cache/cache-scope.ts";
+import { parseKeyIgnore } from "../../cache/request-key.ts";
+import { cacheDirFor } from "../../cache/response-cache.ts";
 
 export type { SubmitEnv } from "../../submitters/submit-file.ts";
 
@@ -40,10 +45,19 @@ export async function submit(backendName: string, requests: string, options: Sub
   const tier = pricingTier(backendName, options.serviceTier);
   let budget: DirectBudget | undefined;
   if (options.maxCost !== undefined && requests !== "-") {
-    const plan = await checkCost(requests, { ...options, tier }, { refuse: !direct });
-    if (direct) budget = await costBudget(options, tier);
-    const within = direct ? `--max-cost ${options.maxCost} is kept while sending` : `within --max-cost ${options.maxCost}`;
-    if (!options.quiet) process.stderr.write(`plan: up to $${plan.maxCost.toFixed(2)} at ${plan.tier} prices (table of ${plan.priceTableDate}), ${within}\n`);
+    // With the request cache on, only the lines it does not answer will be paid for.
+    const cacheDir = cacheDirFor(options.cache, env);
+    const uncached = cacheDir ? join(dirname(resolve(output)), `.${basename(output)}.uncached-plan.jsonl`) : undefined;
+    try {
+      const cached = uncached ? await writeUncachedLines(requests, uncached, cacheDir!, await cacheScopeFor(backendName, options, { ...env }), parseKeyIgnore(options.cacheKeyIgnore)) : 0;
+      const plan = await checkCost(cached > 0 ? uncached! : requests, { ...options, tier }, { refuse: !direct });
+      if (direct) budget = await costBudget(options, tier);
+      const note = cached > 0 ? ` for the ${plan.lines} line(s) the request cache does not answer (${cached} do not cost anything)` : "";
+      const within = direct ? `--max-cost ${options.maxCost} is kept while sending` : `within --max-cost ${options.maxCost}`;
+      if (!options.quiet) process.stderr.write(`plan: up to $${plan.maxCost.toFixed(2)} at ${plan.tier} prices (table of ${plan.priceTableDate})${note}, ${within}\n`);
+    } finally {
+      if (uncached) await rm(uncached, { force: true });
+    }
   } else if (options.maxCost !== undefined) {
     throw new UsageError("--max-cost needs a request file, not - (plan reads it before anything is sent)");
   }
