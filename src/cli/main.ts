@@ -91,7 +91,7 @@ function buildCli() {
   registerView(cli, process.env);
   registerStageCommands(cli, OWN_COMMAND_PIPELINES);
   cli.help();
-  cli.version(packageVersion());
+  cli.version(packageVersion(), "-V, --version"); // -v is --verbose on submit and pipeline
   return cli;
 }
 

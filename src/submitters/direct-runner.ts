@@ -19,6 +19,7 @@ import { joinLines, readJsonl, readJsonlLines, writeChunks } from "../core/jsonl
 import { mapConcurrent } from "../internal/concurrency.ts";
 import { ReplayIndex, mergedLine } from "../internal/replay-index.ts";
 import { readRequestFile } from "./request-file.ts";
+import type { SubmitEvent } from "./submit-events.ts";
 
 /** A backend that answers one request at a time. */
 export interface DirectBackend {
@@ -47,9 +48,14 @@ export interface DirectJobOptions {
   log?: (line: string) => void;
   /** ms between progress lines (default 5000). */
   progressEveryMs?: number;
+  /** Structured progress: a status snapshot a few times a second, and messages (see submit-events.ts). */
+  onEvent?: (event: SubmitEvent) => void;
   /** Leave out request lines that are not valid, reporting each here, instead of refusing the file. */
   onBadLine?: (error: BatchlineError) => void;
 }
+
+/** ms between two status events of a direct job. */
+const STATUS_EVERY_MS = 200;
 
 export interface DirectJobSummary {
   output: string;
@@ -124,7 +130,11 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   const journal = journalPathFor(options.output);
   await mkdir(dirname(resolve(journal)), { recursive: true });
   await repairJournal(journal);
-  const log = options.log ?? (() => {});
+  const onEvent = options.onEvent;
+  const log = (line: string, kind?: "resumed"): void => {
+    options.log?.(line);
+    onEvent?.({ type: "message", level: "event", backend: backend.name, text: line.replace(`[${backend.name}] `, ""), ...(kind ? { kind } : {}) });
+  };
 
   // Check the whole request file before sending anything (valid lines, unique ids), and hash each line.
   // With onBadLine, a bad line is left out: `badLines` holds its line number for the later passes.
@@ -184,7 +194,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   await writeFileAtomic(journal, joinLines(kept));
   const skipped = done.size;
   if (changed > 0) log(`[${backend.name}] ${changed} earlier answer(s) were for other request lines (changed since): sending those again`);
-  if (skipped > 0) log(`[${backend.name}] resuming: ${skipped} request(s) already answered, sending the rest`);
+  if (skipped > 0) log(`[${backend.name}] resuming: ${skipped} request(s) already answered, sending the rest`, "resumed");
 
   const sink = createWriteStream(journal, { flags: "a" });
   let sent = 0;
@@ -206,6 +216,12 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
     spending.reserved.set(req.custom_id, worst);
     return true;
   }
+  let lastStatus = 0;
+  const status = (): void => {
+    lastStatus = Date.now();
+    onEvent?.({ type: "status", status: { backend: backend.name, requestFile: options.requests, total, done: answered + skipped, failed: failedNow, round: 0, lastRound: 0 } });
+  };
+  status();
   async function* pending(): AsyncGenerator<BatchRequest> {
     for await (const rec of readJsonl(createReadStream(options.requests, { highWaterMark: 1 << 20 }), { file: options.requests, ...(badLines.size > 0 ? { onBadLine: () => {} } : {}) })) {
       if (badLines.has(rec.line)) continue;
@@ -242,12 +258,14 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
       await writeChunks(sink, [journalLine(JSON.stringify(line), hashes.get(line.custom_id)!) + "\n"]);
       answered++;
       if (!isSuccess(line)) failedNow++;
-      if (Date.now() - lastLog >= (options.progressEveryMs ?? 5000)) {
+      if (onEvent && Date.now() - lastStatus >= STATUS_EVERY_MS) status();
+      if (options.log && Date.now() - lastLog >= (options.progressEveryMs ?? 5000)) {
         lastLog = Date.now();
         const secs = (Date.now() - started) / 1000;
-        log(`[${backend.name}] ${answered + skipped}/${total} answered (${failedNow} failed), ${(answered / secs).toFixed(1)} req/s`);
+        options.log(`[${backend.name}] ${answered + skipped}/${total} answered (${failedNow} failed), ${(answered / secs).toFixed(1)} req/s`);
       }
     }
+    status();
   } finally {
     await new Promise<void>((resolve) => sink.end(resolve));
     await backend.close?.();

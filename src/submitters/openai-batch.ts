@@ -68,14 +68,14 @@ export default function openaiBatch(options: OpenAIBatchOptions): BatchBackend {
       : { checkRequest: (request: { url: string }) => (endpoints.has(request.url) ? undefined : `${provider.name}'s Batch API does not take ${request.url} lines (it takes ${provider.endpoints.join(", ")}; ${provider.source})`) }),
 
     upload(chunk: ChunkRef, signal?: AbortSignal) {
-      return wrap(`upload of ${chunk.key}`, async () => {
+      return wrap(`upload of ${chunk.label ?? chunk.key}`, async () => {
         const file = await client.files.create({ file: createReadStream(chunk.path), purpose: "batch" }, { ...(signal ? { signal } : {}), maxRetries: 2 });
         return file.id;
       });
     },
 
     findUpload(chunk: ChunkRef, signal?: AbortSignal) {
-      return wrap(`listing files for ${chunk.key}`, async () => {
+      return wrap(`listing files for ${chunk.label ?? chunk.key}`, async () => {
         for await (const file of client.files.list({ purpose: "batch" }, signal ? { signal } : {})) {
           if (file.filename === `${chunk.key}.jsonl` && file.bytes === chunk.bytes) return file.id;
         }
@@ -84,7 +84,7 @@ export default function openaiBatch(options: OpenAIBatchOptions): BatchBackend {
     },
 
     create(chunk: ChunkRef, uploadId: string | undefined, signal?: AbortSignal) {
-      return wrap(`creating the batch of ${chunk.key}`, async () => {
+      return wrap(`creating the batch of ${chunk.label ?? chunk.key}`, async () => {
         const batch = await client.batches.create(
           { input_file_id: uploadId!, endpoint: chunk.endpoint as OpenAI.BatchCreateParams["endpoint"], completion_window: completionWindow as "24h", metadata: { [METADATA_KEY]: chunk.key } },
           signal ? { signal } : {},
@@ -94,7 +94,7 @@ export default function openaiBatch(options: OpenAIBatchOptions): BatchBackend {
     },
 
     findBatch(chunk: ChunkRef, _startedAt: number | undefined, signal?: AbortSignal) {
-      return wrap(`listing batches for ${chunk.key}`, async () => {
+      return wrap(`listing batches for ${chunk.label ?? chunk.key}`, async () => {
         for await (const batch of client.batches.list({ limit: 100 }, signal ? { signal } : {})) {
           if (batch.metadata?.[METADATA_KEY] === chunk.key) return batch.id;
         }

@@ -18,6 +18,7 @@ import { type DirectBackend, type DirectBudget, runDirectJob } from "./direct-ru
 import { ANTHROPIC_API_VERSION, ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
 import { type BatchProvider, checkOpenAIBatchProvider, completionWindowFor, providerFor } from "./providers.ts";
+import type { SubmitEvent } from "./submit-events.ts";
 import type { BatchBackend } from "./types.ts";
 import { submitThroughCache } from "../cache/cached-submit.ts";
 import { cacheScopeFor } from "../cache/cache-scope.ts";
@@ -100,6 +101,8 @@ export interface SubmitFileOptions extends BackendOptions {
   output: string;
   env: SubmitEnv;
   log?: (line: string) => void;
+  /** Structured progress (status snapshots and messages) for a renderer; see submit-events.ts. */
+  onEvent?: (event: SubmitEvent) => void;
   signal?: AbortSignal;
   /** Direct backends: stop sending before spend passes a limit (see DirectBudget). */
   budget?: DirectBudget;
@@ -361,6 +364,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       ...(options.signal ? { signal: options.signal } : {}),
       ...(options.budget ? { budget: options.budget } : {}),
       ...(log ? { log } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
     });
     const missing = backend.missing ?? [];
@@ -395,6 +399,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     tokenLimitRetries: wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(log ? { log } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
   });
   return { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };

@@ -10,6 +10,7 @@ import { cancelJob, downloadJob, jobStatus, loadJobState, type BatchJobSummary }
 import { BACKENDS } from "../../submitters/index.ts";
 import { type BackendOptions, type SubmitEnv, batchSummaryLine, checkBackendName, makeBatchBackend, submitFile } from "../../submitters/submit-file.ts";
 import { stringOption } from "../options.ts";
+import { createSubmitRenderer, progressIntervalMs } from "../status-board.ts";
 import { SkipLog, spoolStdinTo } from "./common.ts";
 import type { DirectBudget } from "../../submitters/direct-runner.ts";
 import { type CostOptions, checkCost, costBudget, pricingTier } from "./plan.ts";
@@ -24,12 +25,23 @@ export type { SubmitEnv } from "../../submitters/submit-file.ts";
 export interface SubmitOptions extends CostOptions, BackendOptions {
   output?: string;
   quiet?: boolean;
+  verbose?: boolean;
+  /** Seconds between status lines when stderr is not a terminal. */
+  progressInterval?: string | number;
   skipBad?: boolean;
 }
+
 
 /** Copies stdin into the job's work directory, so that a resumed run can check and reuse it. */
 function spoolRequests(output: string): Promise<string> {
   return spoolStdinTo(join(dirname(resolve(output)), `${basename(output)}.chunks`, "stdin-requests.jsonl"));
+}
+
+/** Prints what `submitFile` logs besides the runner's lines (the run lock's notices, the summary of failed batches): those come as events. */
+function otherLines(backendName: string): (line: string) => void {
+  return (line) => {
+    if (!line.startsWith(`[${backendName}] `)) process.stderr.write(`${line}\n`);
+  };
 }
 
 function printSummary(s: BatchJobSummary, quiet: boolean | undefined): void {
@@ -61,11 +73,17 @@ export async function submit(backendName: string, requests: string, options: Sub
   } else if (options.maxCost !== undefined) {
     throw new UsageError("--max-cost needs a request file, not - (plan reads it before anything is sent)");
   }
+  const intervalMs = progressIntervalMs(options.progressInterval);
   const path = requests === "-" ? await spoolRequests(output) : requests;
-  const log = options.quiet ? undefined : (line: string) => process.stderr.write(`${line}\n`);
+  const renderer = options.quiet ? undefined : createSubmitRenderer({ verbose: options.verbose === true, intervalMs });
   const skipped = new SkipLog();
   const onBadLine = options.skipBad ? (err: BatchlineError & { at?: Location }) => skipped.report(err.at ?? { file: path }, err.message) : undefined;
-  const summary = await submitFile(backendName, { ...options, requests: path, output, env, ...(budget ? { budget } : {}), ...(log ? { log } : {}), ...(onBadLine ? { onBadLine } : {}) });
+  let summary;
+  try {
+    summary = await submitFile(backendName, { ...options, requests: path, output, env, ...(budget ? { budget } : {}), ...(renderer ? { onEvent: renderer.onEvent, log: otherLines(backendName) } : {}), ...(onBadLine ? { onBadLine } : {}) });
+  } finally {
+    renderer?.close();
+  }
   skipped.summary("submit");
   if (!options.quiet) {
     process.stderr.write(`${summary.line}\n`);
@@ -92,7 +110,7 @@ async function batchCommand(action: string, statePath: string, options: BatchCom
   if (action === "status") {
     for (const row of await jobStatus(backend, state)) {
       const counts = row.counts ? ` ${row.counts.completed} completed, ${row.counts.failed} failed of ${row.counts.total}` : "";
-      process.stdout.write(`round ${row.round} ${row.key} ${row.batchId ?? "-"} ${row.status}${counts}\n`);
+      process.stdout.write(`round ${row.round} ${row.chunk} ${row.batchId ?? "-"} ${row.status}${counts}\n`);
     }
   } else if (action === "cancel") {
     const report = await cancelJob(backend, state);
@@ -146,6 +164,8 @@ export function registerSubmit(cli: CAC, env: SubmitEnv): void {
     .option("--from <file>", "replay: the recorded output file to answer from")
     .option("--anthropic-version <date>", "anthropic-batch: API version to send and translate for: 2026-10-21 (default; drops temperature/top_p/top_k) or 2023-06-01 (keeps them); env ANTHROPIC_VERSION")
     .option("-q, --quiet", "No progress on stderr")
+    .option("-v, --verbose", "Per-batch lines in the status block, and every routine message (uploaded, created, downloaded)")
+    .option("--progress-interval <s>", "When stderr is not a terminal: seconds between status lines (default 30; also on each state change)")
     .example("OPENAI_API_KEY=sk-... batchline submit openai-batch batch_requests_step1.jsonl -o batch_output_step1.jsonl --retry-failed 2")
     .example("OPENAI_API_KEY=local OPENAI_BASE_URL=http://127.0.0.1:8089/v1 batchline submit openai-batch requests.jsonl -o out.jsonl")
     .example("GEMINI_API_KEY=... batchline submit gemini-batch requests.jsonl -o out.jsonl --retry-failed 1")
