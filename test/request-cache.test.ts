@@ -133,14 +133,15 @@ describe("request cache (CLI)", () => {
       assert.ok(Math.abs(json.cache.cost - cost) < 1e-12);
       const other2 = await runCli(["plan", first, "--backend", "openai-batch", "--cache", cache]);
       assert.match(other2.stdout, /^cache \(openai-batch, .*\): 0 of 3 requests/m);
-      // submit --max-cost prices only what the cache does not answer: ~$0.0000054 a line here, so 1 line fits under $0.00001 and 3 do not.
+      // submit --max-cost prices only what the cache does not answer, at openai-compatible's standard
+      // prices (~$0.0000108 a line at worst here), and keeps the limit while sending: 1 line fits under $0.00002.
       const sentBefore = chat.total();
-      const capped = await submit(first, join(dir, "capped.jsonl"), "--max-cost", "0.00001");
-      assert.match(capped.stderr, /^plan: up to \$0\.00 at batch prices \(table of [0-9-]+\) for the 1 line\(s\) the request cache does not answer \(2 do not cost anything\), within --max-cost 0\.00001$/m);
+      const capped = await submit(first, join(dir, "capped.jsonl"), "--max-cost", "0.00002");
+      assert.match(capped.stderr, /^plan: up to \$0\.00 at standard prices \(table of [0-9-]+\) for the 1 line\(s\) the request cache does not answer \(2 do not cost anything\), --max-cost 0\.00002 is kept while sending$/m);
       assert.equal(chat.total(), sentBefore + 1);
-      const refusedCost = await submit(first, join(dir, "capped2.jsonl"), "--max-cost", "0.00001", "--no-cache");
-      assert.equal(refusedCost.code, 1);
-      assert.match(refusedCost.stderr, /is above --max-cost 0\.00001; nothing was sent/);
+      const stoppedCost = await submit(first, join(dir, "capped2.jsonl"), "--max-cost", "0.000001", "--no-cache");
+      assert.equal(stoppedCost.code, 1);
+      assert.match(stoppedCost.stderr, /--max-cost 0\.000001: stopped sending at .*:1 \(custom_id=[^)]+\).* 0 of 3 answered, 3 not sent/);
       assert.equal(chat.total(), sentBefore + 1);
       const off = await runCli(["plan", first, "--no-cache"]);
       assert.doesNotMatch(off.stdout, /^cache/m);

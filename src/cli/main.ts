@@ -50,6 +50,7 @@ const COMMANDS: { words: readonly string[]; register: (cli: CAC) => Promise<read
   { words: ["retry"], register: async (cli) => ((await import("./commands/retry.ts")).registerRetry(cli), NONE) },
   { words: ["schema"], register: async (cli) => ((await import("./commands/schema.ts")).registerSchema(cli), NONE) },
   { words: ["plan"], register: async (cli) => ((await import("./commands/plan.ts")).registerPlan(cli, process.env), NONE) },
+  { words: ["cost"], register: async (cli) => ((await import("./commands/cost.ts")).registerCost(cli), NONE) },
   { words: ["cache"], register: async (cli) => ((await import("./commands/cache.ts")).registerCache(cli, process.env), NONE) },
   { words: ["serve"], register: async (cli) => ((await import("./commands/serve.ts")).registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY, serveKey: process.env.BATCHLINE_SERVE_API_KEY, dataHome: process.env.XDG_DATA_HOME }), NONE) },
   {

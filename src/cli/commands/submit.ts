@@ -12,7 +12,8 @@ import { type BackendOptions, type SubmitEnv, batchSummaryLine, checkBackendName
 import { stringOption } from "../options.ts";
 import { createSubmitRenderer, progressIntervalMs } from "../status-board.ts";
 import { SkipLog, spoolStdinTo } from "./common.ts";
-import { type CostOptions, checkCost } from "./plan.ts";
+import type { DirectBudget } from "../../submitters/direct-runner.ts";
+import { type CostOptions, checkCost, costBudget, pricingTier } from "./plan.ts";
 import { rm } from "node:fs/promises";
 import { writeUncachedLines } from "../../cache/cache-plan.ts";
 import { cacheScopeFor } from "../../cache/cache-scope.ts";
@@ -51,15 +52,21 @@ export async function submit(backendName: string, requests: string, options: Sub
   const output = stringOption(options.output);
   if (!output || output === "-") throw new UsageError("submit needs -o <output.jsonl> (a file: its state file and chunks live beside it)");
   checkBackendName(backendName);
+  // A direct run keeps --max-cost while it sends (it can stop part-way); a batch job is refused up front.
+  const direct = backendName === "openai-compatible";
+  const tier = pricingTier(backendName, options.serviceTier);
+  let budget: DirectBudget | undefined;
   if (options.maxCost !== undefined && requests !== "-") {
     // With the request cache on, only the lines it does not answer will be paid for.
     const cacheDir = cacheDirFor(options.cache, env);
     const uncached = cacheDir ? join(dirname(resolve(output)), `.${basename(output)}.uncached-plan.jsonl`) : undefined;
     try {
       const cached = uncached ? await writeUncachedLines(requests, uncached, cacheDir!, await cacheScopeFor(backendName, options, { ...env }), parseKeyIgnore(options.cacheKeyIgnore)) : 0;
-      const plan = await checkCost(cached > 0 ? uncached! : requests, options);
+      const plan = await checkCost(cached > 0 ? uncached! : requests, { ...options, tier }, { refuse: !direct });
+      if (direct) budget = await costBudget(options, tier);
       const note = cached > 0 ? ` for the ${plan.lines} line(s) the request cache does not answer (${cached} do not cost anything)` : "";
-      if (!options.quiet) process.stderr.write(`plan: up to $${plan.maxCost.toFixed(2)} at batch prices (table of ${plan.priceTableDate})${note}, within --max-cost ${options.maxCost}\n`);
+      const within = direct ? `--max-cost ${options.maxCost} is kept while sending` : `within --max-cost ${options.maxCost}`;
+      if (!options.quiet) process.stderr.write(`plan: up to $${plan.maxCost.toFixed(2)} at ${plan.tier} prices (table of ${plan.priceTableDate})${note}, ${within}\n`);
     } finally {
       if (uncached) await rm(uncached, { force: true });
     }
@@ -68,12 +75,12 @@ export async function submit(backendName: string, requests: string, options: Sub
   }
   const intervalMs = progressIntervalMs(options.progressInterval);
   const path = requests === "-" ? await spoolRequests(output) : requests;
-  const renderer = options.quiet ? undefined : createSubmitRenderer({ verbose: options.verbose === true, intervalMs });
+  const renderer = options.quiet ? undefined : await createSubmitRenderer({ verbose: options.verbose === true, intervalMs });
   const skipped = new SkipLog();
   const onBadLine = options.skipBad ? (err: BatchlineError & { at?: Location }) => skipped.report(err.at ?? { file: path }, err.message) : undefined;
   let summary;
   try {
-    summary = await submitFile(backendName, { ...options, requests: path, output, env, ...(renderer ? { onEvent: renderer.onEvent, log: otherLines(backendName) } : {}), ...(onBadLine ? { onBadLine } : {}) });
+    summary = await submitFile(backendName, { ...options, requests: path, output, env, ...(budget ? { budget } : {}), ...(renderer ? { onEvent: renderer.onEvent, log: otherLines(backendName) } : {}), ...(onBadLine ? { onBadLine } : {}) });
   } finally {
     renderer?.close();
   }
@@ -127,6 +134,8 @@ export const SUBMIT_BACKEND_OPTIONS: readonly [flag: string, description: string
   ["--base-url <url>", "API base URL (default: OPENAI_BASE_URL, else the provider's)"],
   ["--max-chunk-lines <n>", "Fewer lines per batch than the backend allows (partial results sooner)"],
   ["--max-chunk-mb <mb>", "Fewer MB (1 MB = 1,000,000 bytes) per batch than the backend allows"],
+  ["--provider <name>", "openai-batch: the OpenAI-format batch provider whose limits and endpoints apply: openai, groq (others are refused with what differs); default: from the --base-url host"],
+  ["--completion-window <w>", "openai-batch: completion_window to ask for (default 24h; groq takes 24h to 7d)"],
   ["--create-interval <s>", "Batch backends: seconds between two batch creates (default 1): creates are staggered"],
   ["--token-limit-retries <n>", "Batch backends: times a batch refused with token_limit_exceeded is created again, with backoff, before its lines count as failed (default 8)"],
   ["--token-limit-backoff <s>", "Batch backends: first wait in seconds before such a batch is created again; doubles each time, up to 30 min (default 60)"],
@@ -139,7 +148,8 @@ export const SUBMIT_BACKEND_OPTIONS: readonly [flag: string, description: string
   ["--cache [dir]", "Request cache: answer lines asked before from here, store new successes (default: BATCHLINE_CACHE, else $XDG_CACHE_HOME/batchline/responses, else ~/.cache/batchline/responses)"],
   ["--no-cache", "Send every line; read and store nothing in the request cache (also BATCHLINE_CACHE=off)"],
   ["--cache-key-ignore <fields>", "What the cache key leaves out: custom_id (default; its __pass<N> stays in), body.<field>, or none"],
-  ["--max-cost <usd>", "Refuse to start if the plan's estimate is above this (see batchline plan)"],
+  ["--service-tier <tier>", "openai-compatible: service_tier sent with every request: flex (OpenAI flex processing: batch prices, 15 min default timeout, 10 retries), auto, default, priority"],
+  ["--max-cost <usd>", "Batch backends: refuse to start if the plan's estimate is above this (see batchline plan); openai-compatible: stop sending before the reported spend plus what is in flight would pass it"],
   ["--price-table <file>", "With --max-cost: JSON price table instead of the bundled one"],
   ["--output-tokens <n>", "With --max-cost: assume n output tokens per request instead of max_tokens"],
 ];

@@ -10,6 +10,7 @@ import { journalPathFor } from "../../submitters/direct-runner.ts";
 import { loadState, statePathFor } from "../../submitters/state.ts";
 import type { SubmitEvent } from "../../submitters/submit-events.ts";
 import { submitFile } from "../../submitters/submit-file.ts";
+import { tierOfBackend } from "../../submitters/usage-cost.ts";
 import { writeLines } from "./stage.ts";
 import { answerOutcomes, countLines, customIds, submitUsage } from "../files.ts";
 import { HASHED_BACKEND_OPTIONS, backendOptionsOf } from "../run-options.ts";
@@ -88,7 +89,7 @@ export function submit<Options = any>(name: string, o: SubmitStepOptions<Options
       } else {
         ({ fromCache = 0 } = await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, ...submitReporting(ctx, ctx.name), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
       }
-      const usage = await submitUsage(output, prices);
+      const usage = await submitUsage(output, prices, tierOfBackend(ctx.run.backend));
       // fromCache: lines the request cache answered (not sent, not paid for this time)
       return { produced: usage.succeeded, summary: { ...usage, ...(fromCache > 0 ? { fromCache } : {}) } };
     },
