@@ -16,7 +16,8 @@ after(() => cleanup());
 
 const user = (content: unknown) => ({ role: "user", content });
 const line = (custom_id: string, body: Record<string, unknown>) => JSON.stringify({ custom_id, method: "POST", url: "/v1/chat/completions", body });
-const env = (extra: Record<string, string> = {}) => ({ GEMINI_API_KEY: "k", GOOGLE_API_KEY: "", GEMINI_BASE_URL: "", ...extra });
+/** The SDK's own environment switches are set to mislead it: the backend must not follow them. */
+const env = (extra: Record<string, string> = {}) => ({ GEMINI_API_KEY: "k", GOOGLE_API_KEY: "", GEMINI_BASE_URL: "", GOOGLE_GENAI_USE_VERTEXAI: "true", GOOGLE_GEMINI_BASE_URL: "http://127.0.0.1:9", GOOGLE_GENAI_API_VERSION: "v1", ...extra });
 const fast = ["--poll-interval", "0.02", "--max-poll-interval", "0.05", "--create-interval", "0"];
 type Out = { custom_id: string; response: { status_code: number; body: any } | null; error: { code: string; message: string } | null };
 
@@ -58,19 +59,24 @@ describe("gemini-batch request translation", () => {
     assert.deepEqual(t("gemini-2.5-flash", { reasoning_effort: "medium" }), { thinkingBudget: 8192, includeThoughts: true });
     assert.deepEqual(t("gemini-2.5-flash", { enable_thinking: false, thinking_budget: 4000 }), { thinkingBudget: 0 });
     assert.deepEqual(t("gemini-3-pro-preview", { reasoning_effort: "low" }), { thinkingLevel: "low", includeThoughts: true });
+    assert.deepEqual(t("gemini-3-pro-preview", { reasoning_effort: "medium" }), { thinkingLevel: "low", includeThoughts: true });
+    assert.deepEqual(t("gemini-3.5-flash", { reasoning_effort: "medium" }), { thinkingLevel: "medium", includeThoughts: true });
+    assert.deepEqual(t("gemini-3.5-flash", { reasoning_effort: "xhigh" }), { thinkingLevel: "high", includeThoughts: true });
     assert.equal(t("gemini-2.0-flash", {}), undefined);
-    for (const [model, extra] of [["gemini-2.5-flash", { thinking_budget: 32768 }], ["gemini-2.5-pro", { thinking_budget: 64 }], ["gemini-3-pro-preview", { thinking_budget: 4096 }]] as const) {
+    for (const [model, extra] of [["gemini-2.5-flash", { thinking_budget: 32768 }], ["gemini-2.5-pro", { thinking_budget: 64 }], ["gemini-3-pro-preview", { thinking_budget: 4096 }], ["gemini-3-pro-preview", { reasoning_effort: "minimal" }], ["gemini-3.5-flash", { reasoning_effort: "minimal" }]] as const) {
       assert.equal(geminiRefusal(toGenerateContentRequest({ model, messages: [user("x")], ...extra }), `models/${model}`), undefined, model);
     }
     const text = notes.lines().join("\n");
     assert.match(text, /thinking budget 32768 clamped to 24576 \(gemini-2.5-flash takes 1..24576\)/);
     assert.match(text, /thinkingBudget 8192 from reasoning_effort medium/);
+    assert.match(text, /reasoning_effort medium sent as thinkingLevel low \(gemini-3-pro-preview's nearest level\)/);
   });
 
   it("refuses what it cannot translate, naming the field or part", () => {
     const fails = (body: Record<string, unknown>, pattern: RegExp) =>
       assert.throws(() => toGenerateContentRequest({ model: "gemini-2.5-flash", messages: [user("x")], ...body }), (e: Error) => e instanceof GeminiUntranslatableError && pattern.test(e.message));
     fails({ stop: ["a", "b", "c", "d", "e", "f"] }, /at most 5/);
+    fails({ n: 9 }, /n 9: Gemini returns at most 8 candidates/);
     fails({ tools: [{ type: "function", function: { name: "f" } }] }, /tools: gemini-batch does not translate tools/);
     fails({ logit_bias: { 1: 2 } }, /logit_bias: gemini-batch does not know/);
     fails({ temperature: 3 }, /temperature 3 is outside Gemini's range 0..2/);
@@ -100,6 +106,8 @@ describe("gemini-batch result translation", () => {
     assert.deepEqual(body.choices, [{ index: 0, message: { role: "assistant", content: "done", reasoning_content: "hmm" }, finish_reason: "length" }]);
     assert.deepEqual(body.usage, { prompt_tokens: 100, completion_tokens: 50, total_tokens: 150, prompt_tokens_details: { cached_tokens: 40 }, completion_tokens_details: { reasoning_tokens: 30 } });
     assert.equal(body.created, 1_700_000_000);
+    const two = toChatCompletion({ candidates: [0, 1].map((index) => ({ content: { parts: [{ text: `c${index}` }] }, finishReason: "STOP", index })) }, "m") as any;
+    assert.deepEqual(two.choices.map((c: any) => [c.index, c.message.content]), [[0, "c0"], [1, "c1"]], "n -> candidateCount comes back as n choices");
     const blocked = toChatCompletion({ promptFeedback: { blockReason: "SAFETY" }, usageMetadata: { promptTokenCount: 5 } }, "m") as any;
     assert.deepEqual(blocked.choices, [{ index: 0, message: { role: "assistant", content: "" }, finish_reason: "content_filter" }]);
   });
@@ -171,7 +179,7 @@ describe("submit gemini-batch", () => {
       const ids = ["django__django-11099__pass0", "django__django-11099__pass1", "astropy__astropy-12907__pass0"];
       await writeFile(requests, ids.map((id, i) => line(id, { model: "gemini-2.5-flash", messages: [{ role: "system", content: "You fix bugs." }, user(`${id}\nfind the files`)], max_tokens: 1024, temperature: 1.0, top_p: 0.95, ...(i === 2 ? { thinking_budget: 32768 } : {}) })).join("\n") + "\n");
       const out = join(dir, "inline-out.jsonl");
-      const r = await runCli(["submit", "gemini-batch", requests, "-o", out, "--retry-failed", "1", ...fast], { env: env({ GEMINI_BASE_URL: double.baseURL }) });
+      const r = await runCli(["submit", "gemini-batch", requests, "-o", out, "--retry-failed", "1", "-v", ...fast], { env: env({ GEMINI_BASE_URL: double.baseURL }) });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /batchline: 1 of 3 line\(s\) failed \(http_500 1\)/);
       assert.match(r.stderr, /thinking budget 32768 clamped to 24576 \(gemini-2.5-flash takes 1..24576\) \(1 line\)/);
@@ -197,6 +205,12 @@ describe("submit gemini-batch", () => {
       assert.equal(lines[1]!.response!.body.error.code, "INTERNAL");
       const state = await readFile(`${out}.state.json`, "utf8");
       assert.doesNotMatch(state, /"k"/, "no key in the state file");
+      // The output is what batchline's own readers take: validate joins it to the requests, retry picks the failed line.
+      const v = await runCli(["validate", out, "--requests", requests, "--json"]);
+      const report = JSON.parse(v.stdout) as { kind: string; outcomes: { succeeded: number; httpErrors: number }; coverage: { answered: number; requests: number } };
+      assert.deepEqual([report.kind, report.outcomes.succeeded, report.outcomes.httpErrors, report.coverage.answered, report.coverage.requests], ["output", 2, 1, 3, 3]);
+      const again = await runCli(["retry", requests, out, "-q"]);
+      assert.deepEqual((parseLines(again.stdout) as { custom_id: string }[]).map((l) => l.custom_id), [ids[1]]);
     } finally {
       await double.close();
     }
@@ -303,7 +317,7 @@ describe("submit gemini-batch", () => {
       await writeFile(requests, ["c0", "c1"].map((id) => line(id, { model: "gemini-2.5-flash", messages: [user(id)] })).join("\n") + "\n");
       const out = join(dir, "cancel-out.jsonl");
       const args = ["submit", "gemini-batch", requests, "-o", out, "--base-url", double.baseURL, ...fast];
-      const first = spawnCli(args, env());
+      const first = spawnCli([...args, "-v"], env()); // -v: routine lines such as "created batch" are shown
       await waitFor(() => double.creates === 1, "the job");
       await waitFor(() => /created batch/.test(first.stderr()), "the job's name");
       const { readFileSync } = await import("node:fs");
@@ -315,7 +329,7 @@ describe("submit gemini-batch", () => {
       assert.match(c.stderr, /cancel requested: batches\//);
       assert.equal([...double.jobs.values()][0]!.state, "BATCH_STATE_CANCELLED");
       const s = await runCli(["batch", "status", `${out}.state.json`], { env: env() });
-      assert.match(s.stdout, /^round 0 \S+ batches\/\S+ JOB_STATE_CANCELLED 0 completed, 0 failed of 2$/m);
+      assert.match(s.stdout, /^round 0 chunk 1\/1 batches\/\S+ JOB_STATE_CANCELLED 0 completed, 0 failed of 2$/m);
       const r = await runCli(args, { env: env() });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /JOB_STATE_CANCELLED/);

@@ -96,9 +96,10 @@ const REQUEST_FIELDS = new Set(["model", "contents", "tools", "toolConfig", "saf
 const CONFIG_FIELDS = new Set(["stopSequences", "responseMimeType", "responseSchema", "responseJsonSchema", "responseModalities", "candidateCount", "maxOutputTokens", "temperature", "topP", "topK", "seed", "presencePenalty", "frequencyPenalty", "responseLogprobs", "logprobs", "enableEnhancedCivicAnswers", "speechConfig", "thinkingConfig", "mediaResolution"]);
 const PART_FIELDS = ["text", "inlineData", "fileData", "functionCall", "functionResponse", "executableCode", "codeExecutionResult"];
 /** Thinking budget ranges per model family, from Google's thinking guide. */
-function budgetRange(model: string): { min: number; max: number; off: boolean } | "level" | "none" {
+function budgetRange(model: string): { min: number; max: number; off: boolean } | "level" | "level-pro" | "none" {
   const m = model.replace(/^models\//, "");
   if (/^gemini-(1\.5|2\.0)/.test(m)) return "none";
+  if (m.startsWith("gemini-3-pro")) return "level-pro";
   if (m.startsWith("gemini-3")) return "level";
   if (m.startsWith("gemini-2.5-pro")) return { min: 128, max: 32_768, off: false };
   if (m.startsWith("gemini-2.5-flash-lite")) return { min: 512, max: 24_576, off: true };
@@ -124,14 +125,16 @@ export function geminiRefusal(req: unknown, model: string): string | undefined {
   for (const k of Object.keys(g)) if (!CONFIG_FIELDS.has(k)) return `Invalid JSON payload received. Unknown name "${k}" at 'generation_config': Cannot find field.`;
   if (g.temperature !== undefined && (Number(g.temperature) < 0 || Number(g.temperature) > 2)) return "* GenerateContentRequest.generation_config.temperature: must be in the range [0.0, 2.0]";
   if (g.topP !== undefined && (Number(g.topP) < 0 || Number(g.topP) > 1)) return "* GenerateContentRequest.generation_config.top_p: must be in the range [0.0, 1.0]";
+  if (g.candidateCount !== undefined && (Number(g.candidateCount) < 1 || Number(g.candidateCount) > 8)) return "* GenerateContentRequest.generation_config.candidate_count: must be in the range [1, 8]";
   if (Array.isArray(g.stopSequences) && g.stopSequences.length > 5) return "* GenerateContentRequest.generation_config.stop_sequences: at most 5 stop sequences";
   const t = g.thinkingConfig as { thinkingBudget?: number; thinkingLevel?: string } | undefined;
   if (t) {
     const range = budgetRange(model);
     if (range === "none") return "Thinking is not supported for this model.";
     if (t.thinkingBudget !== undefined && t.thinkingLevel !== undefined) return "thinking_budget and thinking_level are not supported together.";
-    if (range === "level") {
-      if (t.thinkingLevel !== undefined && !["low", "high", "minimal", "medium"].includes(t.thinkingLevel)) return `Invalid thinking level ${t.thinkingLevel}`;
+    if (range === "level" || range === "level-pro") {
+      const levels = range === "level-pro" ? ["low", "high"] : ["minimal", "low", "medium", "high"];
+      if (t.thinkingLevel !== undefined && !levels.includes(t.thinkingLevel)) return `Thinking level ${t.thinkingLevel} is not supported for this model.`;
     } else if (t.thinkingLevel !== undefined) {
       return "thinking_level is not supported for this model.";
     } else if (t.thinkingBudget !== undefined) {

@@ -34,6 +34,8 @@ export const GEMINI_BATCH_URL = "/v1/chat/completions";
 export const GEMINI_INLINE_MAX_BYTES = 20_000_000;
 /** The Files API takes files of at most 2 GB. */
 export const GEMINI_FILE_MAX_BYTES = 2_000_000_000;
+/** Google's Gemini Developer API endpoint. */
+export const GEMINI_DEFAULT_BASE_URL = "https://generativelanguage.googleapis.com/";
 /** The API version batch mode's REST reference documents. */
 export const GEMINI_API_VERSION = "v1beta";
 /** uploadId of a chunk sent inline (nothing was uploaded). */
@@ -87,10 +89,12 @@ export default function geminiBatch(options: GeminiBatchOptions): BatchBackend {
   if (!options.apiKey) throw new BatchlineError(`[${SUBMITTER_NAME}] missing API key (set GEMINI_API_KEY or GOOGLE_API_KEY)`);
   const client = new GoogleGenAI({
     apiKey: options.apiKey,
+    // Explicit, so that the SDK's own environment switches (GOOGLE_GENAI_USE_VERTEXAI, GOOGLE_GEMINI_BASE_URL) change nothing: the CLI reads env.
+    vertexai: false,
     // Batch mode is documented on v1beta (the SDK's own default is v1).
     apiVersion: GEMINI_API_VERSION,
     httpOptions: {
-      ...(options.baseURL ? { baseUrl: options.baseURL } : {}),
+      baseUrl: options.baseURL ?? GEMINI_DEFAULT_BASE_URL,
       timeout: options.timeoutMs ?? 10 * 60_000,
       retryOptions: { attempts: options.maxAttempts ?? 5 },
     },
@@ -143,20 +147,20 @@ export default function geminiBatch(options: GeminiBatchOptions): BatchBackend {
     },
 
     upload(chunk, signal) {
-      return wrap(`upload of ${chunk.key}`, async () => {
+      return wrap(`upload of ${chunk.label ?? chunk.key}`, async () => {
         const bytes = await translateChunk(chunk);
         if (bytes < GEMINI_INLINE_MAX_BYTES) return INLINE;
         if (bytes > GEMINI_FILE_MAX_BYTES) {
-          throw new BatchlineError(`[${SUBMITTER_NAME}] ${chunk.key}: ${bytes} bytes in Gemini form, over the Files API's 2 GB; use a smaller --max-chunk-mb`);
+          throw new BatchlineError(`[${SUBMITTER_NAME}] ${chunk.label ?? chunk.key}: ${bytes} bytes in Gemini form, over the Files API's 2 GB; use a smaller --max-chunk-mb`);
         }
         const file = await client.files.upload({ file: geminiPath(chunk), config: { displayName: displayNameFor(chunk), mimeType: "jsonl", ...(signal ? { abortSignal: signal } : {}) } });
-        if (!file.name) throw new BatchlineError(`[${SUBMITTER_NAME}] upload of ${chunk.key}: the API returned no file name`);
+        if (!file.name) throw new BatchlineError(`[${SUBMITTER_NAME}] upload of ${chunk.label ?? chunk.key}: the API returned no file name`);
         return file.name;
       });
     },
 
     findUpload(chunk, signal) {
-      return wrap(`listing files for ${chunk.key}`, async () => {
+      return wrap(`listing files for ${chunk.label ?? chunk.key}`, async () => {
         const bytes = await translateChunk(chunk);
         if (bytes < GEMINI_INLINE_MAX_BYTES) return INLINE;
         const pager = await client.files.list({ config: { pageSize: 100, ...(signal ? { abortSignal: signal } : {}) } });
@@ -168,7 +172,7 @@ export default function geminiBatch(options: GeminiBatchOptions): BatchBackend {
     },
 
     create(chunk, uploadId, signal) {
-      return wrap(`creating the batch of ${chunk.key}`, async () => {
+      return wrap(`creating the batch of ${chunk.label ?? chunk.key}`, async () => {
         let src: string | Json[];
         if (uploadId === INLINE || uploadId === undefined) {
           src = [];
@@ -188,13 +192,13 @@ export default function geminiBatch(options: GeminiBatchOptions): BatchBackend {
           // One attempt: a retried create could make a second job (the resume looks it up by display name instead).
           config: { displayName: displayNameFor(chunk), httpOptions: { retryOptions: { attempts: 1 } }, ...(signal ? { abortSignal: signal } : {}) },
         });
-        if (!job.name) throw new BatchlineError(`[${SUBMITTER_NAME}] creating the batch of ${chunk.key}: the API returned no batch name`);
+        if (!job.name) throw new BatchlineError(`[${SUBMITTER_NAME}] creating the batch of ${chunk.label ?? chunk.key}: the API returned no batch name`);
         return job.name;
       });
     },
 
     findBatch(chunk, _startedAt, signal) {
-      return wrap(`listing batches for ${chunk.key}`, async () => {
+      return wrap(`listing batches for ${chunk.label ?? chunk.key}`, async () => {
         const pager = await client.batches.list({ config: { pageSize: 100, ...(signal ? { abortSignal: signal } : {}) } });
         for await (const job of pager) if (job.displayName === displayNameFor(chunk) && job.name) return job.name;
         return undefined;

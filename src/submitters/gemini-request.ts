@@ -30,7 +30,7 @@ export interface GeminiModelRule {
 
 /**
  * Written from Google's Gemini thinking guide (budget ranges per model, thinking levels for
- * Gemini 3, models without thinking). A model matches the longest key its name starts with
+ * Gemini 3: Pro takes low/high, the Flash models also minimal and medium; models without thinking). A model matches the longest key its name starts with
  * (after an optional `models/` prefix); an unknown `gemini-` model gets the 2.5 Flash row.
  */
 export const GEMINI_MODEL_RULES = {
@@ -42,7 +42,8 @@ export const GEMINI_MODEL_RULES = {
     "gemini-2.5-pro": { thinking: "budget", minBudget: 128, maxBudget: 32_768, canDisable: false, levels: [] },
     "gemini-2.5-flash": { thinking: "budget", minBudget: 1, maxBudget: 24_576, canDisable: true, levels: [] },
     "gemini-2.5-flash-lite": { thinking: "budget", minBudget: 512, maxBudget: 24_576, canDisable: true, levels: [] },
-    "gemini-3": { thinking: "level", minBudget: 0, maxBudget: 0, canDisable: false, levels: ["low", "high"] },
+    "gemini-3": { thinking: "level", minBudget: 0, maxBudget: 0, canDisable: false, levels: ["minimal", "low", "medium", "high"] },
+    "gemini-3-pro": { thinking: "level", minBudget: 0, maxBudget: 0, canDisable: false, levels: ["low", "high"] },
   } satisfies Record<string, GeminiModelRule>,
 };
 
@@ -67,7 +68,9 @@ const IGNORED = new Set(["user", "store", "metadata", "service_tier", "parallel_
 const HANDLED = new Set(["model", "messages", "max_tokens", "max_completion_tokens", "temperature", "top_p", "top_k", "stop", "n", "seed", "presence_penalty", "frequency_penalty", "response_format", "reasoning_effort", "enable_thinking", "thinking_budget", "stream"]);
 /** Gemini's OpenAI-compatibility budgets for a reasoning_effort on budget models. */
 const EFFORT_BUDGET: Record<string, number> = { minimal: 1024, low: 1024, medium: 8192, high: 24_576, xhigh: 24_576 };
-const EFFORT_LEVEL: Record<string, string> = { minimal: "low", low: "low", medium: "high", high: "high", xhigh: "high" };
+const EFFORT_RANK: Record<string, number> = { minimal: 0, low: 1, medium: 2, high: 3, xhigh: 3 };
+/** Gemini takes 1 to 8 candidates per request. */
+export const MAX_CANDIDATES = 8;
 /** Gemini takes at most 5 stop sequences. */
 export const MAX_STOP_SEQUENCES = 5;
 
@@ -170,7 +173,10 @@ function translateThinking(b: Json, model: string, notes: GeminiNotes | undefine
     return rule.thinking === "budget" ? { thinkingBudget: 0 } : undefined;
   }
   if (rule.thinking === "level") {
-    const level = EFFORT_LEVEL[effort ?? "high"] ?? "high";
+    // The model's highest level not above the effort asked for (its lowest when none is).
+    const rank = EFFORT_RANK[effort ?? "high"]!;
+    const level = [...rule.levels].reverse().find((l) => EFFORT_RANK[l]! <= rank) ?? rule.levels[0]!;
+    if (effort !== undefined && level !== effort) notes?.add(`reasoning_effort ${effort} sent as thinkingLevel ${level} (${model}'s nearest level)`);
     if (budget !== undefined) notes?.add(`thinking_budget sent as thinkingLevel ${level} (Gemini 3 models take a level, not a budget)`);
     return { thinkingLevel: level, includeThoughts: true };
   }
@@ -226,6 +232,7 @@ export function toGenerateContentRequest(body: Record<string, unknown>, notes?: 
   }
   if (b.n !== undefined && b.n !== null) {
     const n = wholeNumber(b.n, "n", 1);
+    if (n > MAX_CANDIDATES) fail(`n ${n}: Gemini returns at most ${MAX_CANDIDATES} candidates per request`);
     if (n > 1) config.candidateCount = n;
   }
   if (b.seed !== undefined && b.seed !== null) config.seed = wholeNumber(b.seed, "seed", -(2 ** 31));
