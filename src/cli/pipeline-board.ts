@@ -26,8 +26,8 @@ function shortPath(path: string): string {
   return join(basename(dirname(path)), basename(path));
 }
 
-export function createPipelineRenderer(options: PipelineRendererOptions = {}): PipelineRenderer {
-  const board = new StatusBoard(options);
+export async function createPipelineRenderer(options: PipelineRendererOptions = {}): Promise<PipelineRenderer> {
+  const board = await StatusBoard.open(options);
   const verbose = options.verbose === true;
   let step: { name: string; kind: string; startedAt: number; count?: number; what?: string; fraction?: number; submit?: SubmitTracker } | undefined;
 

@@ -5,8 +5,9 @@
  * (maintained, diffs frames, knows how many rows to erase), and lines worth keeping are printed
  * above it with `persist`. Not on a TTY, the block's one-line form is printed every `intervalMs`
  * and whenever its state key changes (a batch changed state, a round began), never once per poll.
+ * log-update is loaded only for a terminal (`StatusBoard.open`): pipes and CI never pay its import.
  */
-import { createLogUpdate } from "log-update";
+import type { createLogUpdate } from "log-update";
 import { UsageError } from "../core/errors.ts";
 import type { BatchProgress, SubmitEvent, SubmitStatus } from "../submitters/submit-events.ts";
 
@@ -20,7 +21,7 @@ export interface BoardFrame {
 /** How a board writes: the stream, whether it is a terminal, the interval of its periodic line. */
 export interface BoardOptions {
   stream?: NodeJS.WriteStream;
-  /** Default: the stream's own isTTY. */
+  /** Whether to redraw in place (used by `StatusBoard.open`); default: the stream's own isTTY. */
   tty?: boolean;
   /** ms between two status lines when not on a TTY (default 30000). */
   intervalMs?: number;
@@ -34,7 +35,7 @@ export class StatusBoard {
   private readonly stream: NodeJS.WriteStream;
   private readonly intervalMs: number;
   private readonly redrawMs: number;
-  private readonly draw?: ReturnType<typeof createLogUpdate>;
+  private readonly draw: ReturnType<typeof createLogUpdate> | undefined;
   private frame: (() => BoardFrame) | undefined;
   private lastDraw = 0;
   private lastLine = 0;
@@ -43,12 +44,21 @@ export class StatusBoard {
   /** A redraw put off by `redrawMs`: the latest state is drawn when it fires. */
   private pending: NodeJS.Timeout | undefined;
 
-  constructor(options: BoardOptions = {}) {
+  /** A board on a terminal when `draw` (a log-update instance on the stream) is given, else a line board. */
+  constructor(options: BoardOptions = {}, draw?: ReturnType<typeof createLogUpdate>) {
     this.stream = options.stream ?? process.stderr;
-    this.tty = options.tty ?? this.stream.isTTY === true;
+    this.draw = draw;
+    this.tty = draw !== undefined;
     this.intervalMs = options.intervalMs ?? 30_000;
     this.redrawMs = options.redrawMs ?? 100;
-    if (this.tty) this.draw = createLogUpdate(this.stream, { showCursor: true });
+  }
+
+  /** A board for `options.stream` (stderr): redrawn in place when it is a terminal (or `tty: true`), lines otherwise. */
+  static async open(options: BoardOptions = {}): Promise<StatusBoard> {
+    const stream = options.stream ?? process.stderr;
+    if (!(options.tty ?? stream.isTTY === true)) return new StatusBoard(options);
+    const { createLogUpdate } = await import("log-update");
+    return new StatusBoard(options, createLogUpdate(stream, { showCursor: true }));
   }
 
   /** Prints `line` once; on a TTY above the block, which is drawn again below it. */
@@ -210,8 +220,8 @@ export class SubmitTracker {
   }
 }
 
-export function createSubmitRenderer(options: SubmitRendererOptions = {}): SubmitRenderer {
-  const board = options.board ?? new StatusBoard(options);
+export async function createSubmitRenderer(options: SubmitRendererOptions = {}): Promise<SubmitRenderer> {
+  const board = options.board ?? (await StatusBoard.open(options));
   const tracker = new SubmitTracker(options.verbose === true, options.prefix);
   return {
     onEvent(e) {

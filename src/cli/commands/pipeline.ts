@@ -52,7 +52,7 @@ export function registerPipeline(cli: CAC, env: NodeJS.ProcessEnv): void {
       const raw = Object.fromEntries(Object.entries(options).filter(([k]) => !OWN.has(k)).map(([k, v]) => [k, Array.isArray(v) ? v[v.length - 1] : v]));
       const quiet = options.quiet === true;
       const intervalMs = progressIntervalMs(options.progressInterval);
-      const renderer = quiet ? undefined : createPipelineRenderer({ verbose: options.verbose === true, intervalMs });
+      const renderer = quiet ? undefined : await createPipelineRenderer({ verbose: options.verbose === true, intervalMs });
       let report;
       try {
         report = await runPipeline(definition, raw, { env, ...(renderer ? { onEvent: renderer.onEvent } : {}) });

@@ -75,7 +75,7 @@ export async function submit(backendName: string, requests: string, options: Sub
   }
   const intervalMs = progressIntervalMs(options.progressInterval);
   const path = requests === "-" ? await spoolRequests(output) : requests;
-  const renderer = options.quiet ? undefined : createSubmitRenderer({ verbose: options.verbose === true, intervalMs });
+  const renderer = options.quiet ? undefined : await createSubmitRenderer({ verbose: options.verbose === true, intervalMs });
   const skipped = new SkipLog();
   const onBadLine = options.skipBad ? (err: BatchlineError & { at?: Location }) => skipped.report(err.at ?? { file: path }, err.message) : undefined;
   let summary;
