@@ -17,6 +17,7 @@ export type { BatchBackend, ChunkRef, RemoteStatus } from "./submitters/types.ts
 export { type BatchJobOptions, type BatchJobSummary, runBatchJob } from "./submitters/batch-runner.ts";
 export { type DirectBackend, type DirectJobOptions, type DirectJobSummary, runDirectJob } from "./submitters/direct-runner.ts";
 export { type Plan, planRequests } from "./submitters/plan.ts";
+export { type BatchProgress, type SubmitEvent, type SubmitMessage, type SubmitStatus, chunkLabel } from "./submitters/submit-events.ts";
 export { BUNDLED_PRICES, type PriceTable } from "./submitters/prices.ts";
 export { type BatchServer, type BatchServerOptions, startBatchServer } from "./server/batch-server.ts";
 export { type Executor, replayExecutor, upstreamExecutor } from "./server/executors.ts";

@@ -179,7 +179,7 @@ describe("submit gemini-batch", () => {
       const ids = ["django__django-11099__pass0", "django__django-11099__pass1", "astropy__astropy-12907__pass0"];
       await writeFile(requests, ids.map((id, i) => line(id, { model: "gemini-2.5-flash", messages: [{ role: "system", content: "You fix bugs." }, user(`${id}\nfind the files`)], max_tokens: 1024, temperature: 1.0, top_p: 0.95, ...(i === 2 ? { thinking_budget: 32768 } : {}) })).join("\n") + "\n");
       const out = join(dir, "inline-out.jsonl");
-      const r = await runCli(["submit", "gemini-batch", requests, "-o", out, "--retry-failed", "1", ...fast], { env: env({ GEMINI_BASE_URL: double.baseURL }) });
+      const r = await runCli(["submit", "gemini-batch", requests, "-o", out, "--retry-failed", "1", "-v", ...fast], { env: env({ GEMINI_BASE_URL: double.baseURL }) });
       assert.equal(r.code, 1, r.stderr);
       assert.match(r.stderr, /batchline: 1 of 3 line\(s\) failed \(http_500 1\)/);
       assert.match(r.stderr, /thinking budget 32768 clamped to 24576 \(gemini-2.5-flash takes 1..24576\) \(1 line\)/);
@@ -205,6 +205,12 @@ describe("submit gemini-batch", () => {
       assert.equal(lines[1]!.response!.body.error.code, "INTERNAL");
       const state = await readFile(`${out}.state.json`, "utf8");
       assert.doesNotMatch(state, /"k"/, "no key in the state file");
+      // The output is what batchline's own readers take: validate joins it to the requests, retry picks the failed line.
+      const v = await runCli(["validate", out, "--requests", requests, "--json"]);
+      const report = JSON.parse(v.stdout) as { kind: string; outcomes: { succeeded: number; httpErrors: number }; coverage: { answered: number; requests: number } };
+      assert.deepEqual([report.kind, report.outcomes.succeeded, report.outcomes.httpErrors, report.coverage.answered, report.coverage.requests], ["output", 2, 1, 3, 3]);
+      const again = await runCli(["retry", requests, out, "-q"]);
+      assert.deepEqual((parseLines(again.stdout) as { custom_id: string }[]).map((l) => l.custom_id), [ids[1]]);
     } finally {
       await double.close();
     }
@@ -311,7 +317,7 @@ describe("submit gemini-batch", () => {
       await writeFile(requests, ["c0", "c1"].map((id) => line(id, { model: "gemini-2.5-flash", messages: [user(id)] })).join("\n") + "\n");
       const out = join(dir, "cancel-out.jsonl");
       const args = ["submit", "gemini-batch", requests, "-o", out, "--base-url", double.baseURL, ...fast];
-      const first = spawnCli(args, env());
+      const first = spawnCli([...args, "-v"], env()); // -v: routine lines such as "created batch" are shown
       await waitFor(() => double.creates === 1, "the job");
       await waitFor(() => /created batch/.test(first.stderr()), "the job's name");
       const { readFileSync } = await import("node:fs");
@@ -323,7 +329,7 @@ describe("submit gemini-batch", () => {
       assert.match(c.stderr, /cancel requested: batches\//);
       assert.equal([...double.jobs.values()][0]!.state, "BATCH_STATE_CANCELLED");
       const s = await runCli(["batch", "status", `${out}.state.json`], { env: env() });
-      assert.match(s.stdout, /^round 0 \S+ batches\/\S+ JOB_STATE_CANCELLED 0 completed, 0 failed of 2$/m);
+      assert.match(s.stdout, /^round 0 chunk 1\/1 batches\/\S+ JOB_STATE_CANCELLED 0 completed, 0 failed of 2$/m);
       const r = await runCli(args, { env: env() });
       assert.equal(r.code, 1);
       assert.match(r.stderr, /JOB_STATE_CANCELLED/);

@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { recordedServer } from "./agentless-batch-server.ts";
 import { startChatServer } from "./chat-server.ts";
+import { startGeminiDouble } from "./gemini-double.ts";
 import { FIXTURES, ROOT, readTree, runCli, tempDir } from "./helpers.ts";
 import { openDatabase } from "../src/internal/sqlite.ts";
 
@@ -132,6 +133,16 @@ describe("request cache (CLI)", () => {
       assert.ok(Math.abs(json.cache.cost - cost) < 1e-12);
       const other2 = await runCli(["plan", first, "--backend", "openai-batch", "--cache", cache]);
       assert.match(other2.stdout, /^cache \(openai-batch, .*\): 0 of 3 requests/m);
+      // submit --max-cost prices only what the cache does not answer, at openai-compatible's standard
+      // prices (~$0.0000108 a line at worst here), and keeps the limit while sending: 1 line fits under $0.00002.
+      const sentBefore = chat.total();
+      const capped = await submit(first, join(dir, "capped.jsonl"), "--max-cost", "0.00002");
+      assert.match(capped.stderr, /^plan: up to \$0\.00 at standard prices \(table of [0-9-]+\) for the 1 line\(s\) the request cache does not answer \(2 do not cost anything\), --max-cost 0\.00002 is kept while sending$/m);
+      assert.equal(chat.total(), sentBefore + 1);
+      const stoppedCost = await submit(first, join(dir, "capped2.jsonl"), "--max-cost", "0.000001", "--no-cache");
+      assert.equal(stoppedCost.code, 1);
+      assert.match(stoppedCost.stderr, /--max-cost 0\.000001: stopped sending at .*:1 \(custom_id=[^)]+\).* 0 of 3 answered, 3 not sent/);
+      assert.equal(chat.total(), sentBefore + 1);
       const off = await runCli(["plan", first, "--no-cache"]);
       assert.doesNotMatch(off.stdout, /^cache/m);
     } finally {
@@ -256,6 +267,35 @@ for (let round = 0; ; round++) {
     const [one, two] = [await readFile(join(dir, "skip1.jsonl"), "utf8"), await readFile(join(dir, "skip2.jsonl"), "utf8")];
     assert.equal(two, one);
     assert.deepEqual((await outLines(join(dir, "skip2.jsonl"))).map((l) => l.custom_id), ["a", "b"]);
+  });
+
+  it("gemini-batch gets the cache like every backend: the same lines again create no job; a new line goes alone", async () => {
+    const cache = join(dir, "gemini-cache");
+    const double = await startGeminiDouble();
+    try {
+      const gline = (id: string) => JSON.stringify({ custom_id: id, method: "POST", url: "/v1/chat/completions", body: { model: "gemini-2.5-flash", messages: [{ role: "user", content: id }], max_tokens: 32 } });
+      const requests = join(dir, "gemini.jsonl");
+      await writeFile(requests, ["g1", "g2", "g3"].map(gline).join("\n") + "\n");
+      const env = { GEMINI_API_KEY: "k", GOOGLE_API_KEY: "", GEMINI_BASE_URL: double.baseURL };
+      const submit = (file: string, out: string) => runCli(["submit", "gemini-batch", file, "-o", join(dir, out), "--cache", cache, "--poll-interval", "0.02", "--max-poll-interval", "0.05", "--create-interval", "0"], { env });
+      const first = await submit(requests, "gemini-1.jsonl");
+      assert.equal(first.code, 0, first.stderr);
+      assert.equal(double.creates, 1);
+      const second = await submit(requests, "gemini-2.jsonl");
+      assert.equal(second.code, 0, second.stderr);
+      assert.equal(double.creates, 1, "no job created");
+      assert.equal(await readFile(join(dir, "gemini-2.jsonl"), "utf8"), await readFile(join(dir, "gemini-1.jsonl"), "utf8"));
+      const more = join(dir, "gemini-more.jsonl");
+      await writeFile(more, ["g1", "g2", "g3", "g4"].map(gline).join("\n") + "\n");
+      const third = await submit(more, "gemini-3.jsonl");
+      assert.equal(third.code, 0, third.stderr);
+      assert.equal(double.creates, 2);
+      const job = [...double.jobs.values()].at(-1)!;
+      assert.deepEqual(job.requests.map((r) => r.key), ["g4"], "only the new line was sent");
+      assert.deepEqual((await outLines(join(dir, "gemini-3.jsonl"))).map((l) => l.custom_id), ["g1", "g2", "g3", "g4"]);
+    } finally {
+      await double.close();
+    }
   });
 
   it("the default cache is $XDG_CACHE_HOME/batchline/responses, else ~/.cache/batchline/responses; BATCHLINE_CACHE=off turns it off", async () => {

@@ -283,7 +283,7 @@ describe("submit openai-batch", () => {
       }
       const status = await runCli(["batch", "status", `${out}.state.json`], { env });
       assert.equal(status.code, 0, status.stderr);
-      assert.match(status.stdout, /^round 0 bl\w+-r0-c000 batch_\w+ in_progress 1 completed, 0 failed of 6$/m);
+      assert.match(status.stdout, /^round 0 chunk 1\/1 batch_\w+ in_progress 1 completed, 0 failed of 6$/m);
       const cancel = await runCli(["batch", "cancel", `${out}.state.json`], { env });
       assert.equal(cancel.code, 0, cancel.stderr);
       assert.match(cancel.stderr, /cancel requested: batch_\w+/);

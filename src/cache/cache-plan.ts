@@ -4,8 +4,11 @@
  * answer reports; lines whose answer reports none, or whose model has no price, are counted apart).
  * Only reads the cache: a missing cache directory answers nothing and creates nothing.
  */
-import { existsSync } from "node:fs";
+import { createReadStream, existsSync } from "node:fs";
 import { join } from "node:path";
+import { BatchRequest } from "../../schemas/batch-request.ts";
+import { openAtomic } from "../core/atomic-file.ts";
+import { readJsonlLines, writeChunks } from "../core/jsonl.ts";
 import { readRequestFile } from "../submitters/request-file.ts";
 import { type PriceTable, batchPrice } from "../submitters/prices.ts";
 import { type CacheScope, type KeyIgnore, keyMaterial, keyOf } from "./request-key.ts";
@@ -57,4 +60,43 @@ export async function planCacheHits(requests: string, dir: string, scope: CacheS
 export function formatCachePlan(c: CachePlan, total: number): string {
   const unpriced = c.unpriced > 0 ? ` (${c.unpriced} of them without usage or price, not counted)` : "";
   return `cache (${c.backend}, ${c.dir}): ${c.lines} of ${total} requests would be answered from the cache, not sent; they would have cost $${c.cost.toFixed(4)} at batch prices${unpriced}`;
+}
+
+/** The request on a line of text, or undefined when the line is not one. */
+function requestOf(text: string): BatchRequest | undefined {
+  try {
+    const parsed = BatchRequest.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Writes the request lines of `requests` that the cache in `dir` does not answer for `scope` to
+ * `target` (what `submit --max-cost` prices); returns how many lines the cache answers. A line
+ * that is not a request is left out: the submit that follows refuses or skips it, naming it.
+ */
+export async function writeUncachedLines(requests: string, target: string, dir: string, scope: CacheScope, ignore: KeyIgnore): Promise<number> {
+  const out = await openAtomic(target);
+  const cache = existsSync(join(dir, CACHE_FILE)) ? ResponseCache.open(dir) : undefined;
+  let cached = 0;
+  try {
+    for await (const { text } of readJsonlLines(createReadStream(requests, { highWaterMark: 1 << 20 }))) {
+      const request = requestOf(text);
+      if (!request) continue;
+      if (cache?.get(keyOf(keyMaterial(request as never, scope, ignore))) !== undefined) {
+        cached++;
+        continue;
+      }
+      await writeChunks(out.stream, [text, "\n"]);
+    }
+    await out.commit();
+  } catch (err) {
+    await out.abort();
+    throw err;
+  } finally {
+    cache?.close();
+  }
+  return cached;
 }

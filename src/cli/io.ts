@@ -7,7 +7,7 @@ import { stat } from "node:fs/promises";
 import { BatchlineError, UsageError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/atomic-file.ts";
 import { writeChunks } from "../core/jsonl.ts";
-import { type Progress, createProgress } from "./progress.ts";
+import { type Progress, type ProgressOptions, createProgress } from "./progress.ts";
 
 const READ_CHUNK = 1 << 20;
 
@@ -23,13 +23,15 @@ export interface Input {
 export interface OpenInputOptions {
   label: string;
   quiet?: boolean;
+  /** Where and how often the progress line is drawn (default: stderr, after 2 s). */
+  progress?: Pick<ProgressOptions, "stream" | "delay" | "interval">;
 }
 
 /** Opens a path (or `-` for stdin) for streaming, with a clear error when it cannot be read. */
 export async function openInput(path: string, options: OpenInputOptions): Promise<Input> {
   if (path === "-") {
     if (process.stdin.isTTY && !options.quiet) process.stderr.write(`${options.label}: reading JSONL from the terminal (stdin); pass a file or -i <path>\n`);
-    const progress = createProgress({ label: options.label, enabled: !options.quiet });
+    const progress = createProgress({ ...options.progress, label: options.label, enabled: !options.quiet });
     return { file: "<stdin>", chunks: counted(process.stdin, progress), progress };
   }
   let size: number;
@@ -41,16 +43,23 @@ export async function openInput(path: string, options: OpenInputOptions): Promis
     if (err instanceof BatchlineError) throw err;
     throw new UsageError(`${path}: cannot read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`);
   }
-  const progress = createProgress({ label: options.label, totalBytes: size, enabled: !options.quiet });
+  const progress = createProgress({ ...options.progress, label: options.label, totalBytes: size, enabled: !options.quiet });
   return { file: path, size, chunks: counted(createReadStream(path, { highWaterMark: READ_CHUNK }), progress), progress };
 }
 
 async function* counted(source: AsyncIterable<Buffer | string>, progress: Progress): AsyncGenerator<Buffer> {
   for await (const chunk of source) {
     const buf = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
-    progress.add(buf.length);
+    progress.add(buf.length, newlines(buf));
     yield buf;
   }
+}
+
+/** Line ends in a buffer: the lines read so far, for the progress line (a byte scan, no decoding). */
+function newlines(buf: Buffer): number {
+  let count = 0;
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) count++;
+  return count;
 }
 
 /** Writes chunks to `dest` (atomically) or to stdout when `dest` is `-`. */

@@ -13,6 +13,7 @@ import { agentlessStageHelp, registerAgentless } from "./commands/agentless.ts";
 import { AGENTLESS_STRUCTURE_COMMAND, registerAgentlessStructure } from "./commands/agentless-structure.ts";
 import { AGENTLESS_VOTE_COMMAND, registerAgentlessVote } from "./commands/agentless-vote.ts";
 import { COMMIT_TESTGEN_COMMANDS, registerCommitTestgen } from "./commands/commit-testgen.ts";
+import { registerCost } from "./commands/cost.ts";
 import { registerCoverage } from "./commands/coverage.ts";
 import { registerDemo } from "./commands/demo.ts";
 import { registerDemux } from "./commands/demux.ts";
@@ -63,6 +64,7 @@ function buildCli() {
   registerSchema(cli);
   registerPlan(cli, process.env);
   registerCache(cli, process.env);
+  registerCost(cli);
   registerServe(cli, { upstreamKey: process.env.UPSTREAM_API_KEY, serveKey: process.env.BATCHLINE_SERVE_API_KEY, dataHome: process.env.XDG_DATA_HOME });
   registerSubmit(cli, {
     OPENAI_API_KEY: process.env.OPENAI_API_KEY,
@@ -89,7 +91,7 @@ function buildCli() {
   registerView(cli, process.env);
   registerStageCommands(cli, OWN_COMMAND_PIPELINES);
   cli.help();
-  cli.version(packageVersion());
+  cli.version(packageVersion(), "-V, --version"); // -v is --verbose on submit and pipeline
   return cli;
 }
 

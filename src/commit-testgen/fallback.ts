@@ -12,7 +12,7 @@ import { readJsonl } from "../core/jsonl.ts";
 import { backendOptionsOf } from "../pipeline/index.ts";
 import type { Step, StepContext } from "../pipeline/index.ts";
 import { writeLines } from "../pipeline/steps/stage.ts";
-import { resetSubmit } from "../pipeline/steps/submit.ts";
+import { resetSubmit, submitReporting } from "../pipeline/steps/submit.ts";
 import { submitFile } from "../submitters/submit-file.ts";
 
 /** Options of the fallback step: what it reads (workdir files) and the merged output it writes. */
@@ -52,7 +52,7 @@ export function submitWithFallback<Options extends FallbackOptions>(name: string
         if (!ctx.resume) await resetSubmit(ctx.file(answered));
         const from = ctx.options.fallbackFrom;
         const { from: _primaryRecording, ...backendOptions } = backendOptionsOf(ctx.run) as Record<string, unknown>;
-        await submitFile(fallback, { ...backendOptions, ...(from ? { from } : {}), requests: ctx.file(resent), output: ctx.file(answered), env: ctx.env, log: (l) => ctx.log(`${ctx.name} (${fallback}): ${l}`), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+        await submitFile(fallback, { ...backendOptions, ...(from ? { from } : {}), requests: ctx.file(resent), output: ctx.file(answered), env: ctx.env, ...submitReporting(ctx, `${ctx.name} (${fallback})`), ...(ctx.signal ? { signal: ctx.signal } : {}) });
         for (const l of await lines(ctx.file(answered))) second.set(l.id, l.value);
       } else {
         await writeLines(ctx.file(resent), []);

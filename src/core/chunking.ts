@@ -1,8 +1,10 @@
 /**
  * Greedy chunking of a request file under a backend's limits: lines go to the open chunk of
  * their model until it would pass the line or byte limit, then a new chunk opens. One model per
- * chunk, because a batch (OpenAI) holds requests for one model.
+ * chunk, because a batch (OpenAI) holds requests for one model. The limits come from the one
+ * table of batch providers (src/submitters/providers.ts).
  */
+import { PROVIDERS, providerLimits } from "../submitters/providers.ts";
 
 /** A backend's per-batch limits. Bytes count as the providers count them: decimal MB (1 MB = 1,000,000 bytes). */
 export interface ChunkLimits {
@@ -13,16 +15,16 @@ export interface ChunkLimits {
   maxEmbeddingInputs?: number;
 }
 
-/** OpenAI Batch: 50,000 requests, 200 MB (200,000,000 bytes) and 50,000 embedding inputs per batch. */
-export const OPENAI_BATCH_LIMITS: ChunkLimits = { name: "openai-batch", maxLines: 50_000, maxBytes: 200_000_000, maxEmbeddingInputs: 50_000 };
+/** OpenAI Batch: 50,000 requests, 200 MB (200,000,000 bytes) and 50,000 embedding inputs per batch (the providers table's row). */
+export const OPENAI_BATCH_LIMITS: ChunkLimits = providerLimits(PROVIDERS.openai, "openai-batch");
 /** Anthropic Message Batches: 100,000 requests and 256 MB per batch, in decimal bytes as Anthropic counts them (256,000,000). */
-export const ANTHROPIC_BATCH_LIMITS: ChunkLimits = { name: "anthropic-batch", maxLines: 100_000, maxBytes: 256_000_000 };
+export const ANTHROPIC_BATCH_LIMITS: ChunkLimits = providerLimits(PROVIDERS.anthropic, "anthropic-batch");
 /**
  * Gemini Batch: an input file of at most 2 GB (2,000,000,000 bytes; the Files API's limit). Google
  * documents no per-job request count; batchline caps a chunk at 1,000,000 lines so one job's
  * results stay a retry-sized unit.
  */
-export const GEMINI_BATCH_LIMITS: ChunkLimits = { name: "gemini-batch", maxLines: 1_000_000, maxBytes: 2_000_000_000 };
+export const GEMINI_BATCH_LIMITS: ChunkLimits = providerLimits(PROVIDERS.gemini, "gemini-batch");
 
 interface OpenChunk {
   index: number;

@@ -7,7 +7,8 @@ import { type BatchOutput, isSuccess } from "../../schemas/openai-batch-output.t
 import type { JsonlParseError } from "../core/errors.ts";
 import { type JsonlRecord, customIdOf, readJsonl, readJsonlLines } from "../core/jsonl.ts";
 import { failureCode } from "../internal/replay-index.ts";
-import { type PriceTable, batchPrice } from "../submitters/prices.ts";
+import type { PriceTable, PriceTier } from "../submitters/prices.ts";
+import { UsagePricer } from "../submitters/usage-cost.ts";
 import type { FailureRecord } from "./types.ts";
 
 function absent(err: unknown): boolean {
@@ -80,7 +81,7 @@ export async function answerOutcomes(paths: readonly string[], onBadLine?: OnBad
   return out;
 }
 
-/** What a submit's output holds: outcomes, failures by code, tokens, and cost at batch prices (null when a model has no price). */
+/** What a submit's output holds: outcomes, failures by code, tokens, and cost from the reported usage at the tier's prices (null when a model has no price). */
 export interface SubmitUsage {
   lines: number;
   succeeded: number;
@@ -91,10 +92,11 @@ export interface SubmitUsage {
   costUSD: number | null;
 }
 
-export async function submitUsage(path: string, prices: PriceTable): Promise<SubmitUsage> {
+export async function submitUsage(path: string, prices: PriceTable, tier: PriceTier = "batch"): Promise<SubmitUsage> {
   const u: SubmitUsage = { lines: 0, succeeded: 0, failed: 0, failures: {}, promptTokens: 0, completionTokens: 0, costUSD: 0 };
+  const pricer = new UsagePricer(prices, tier);
   for await (const rec of records(path)) {
-    const line = rec.value as BatchOutput & { response: { body?: { model?: string; usage?: { prompt_tokens?: number; completion_tokens?: number } } } | null };
+    const line = rec.value as BatchOutput;
     u.lines++;
     if (isSuccess(line)) u.succeeded++;
     else {
@@ -102,13 +104,11 @@ export async function submitUsage(path: string, prices: PriceTable): Promise<Sub
       const code = failureCode(line);
       u.failures[code] = (u.failures[code] ?? 0) + 1;
     }
-    const usage = line.response?.body?.usage;
-    const p = usage?.prompt_tokens ?? 0;
-    const c = usage?.completion_tokens ?? 0;
-    u.promptTokens += p;
-    u.completionTokens += c;
-    const price = line.response?.body?.model ? batchPrice(prices, line.response.body.model) : undefined;
-    if ((p || c) && u.costUSD !== null) u.costUSD = price ? u.costUSD + (p * price.input + c * price.output) / 1e6 : null;
+    const cost = pricer.line(line);
+    if (!cost) continue;
+    u.promptTokens += cost.usage.input;
+    u.completionTokens += cost.usage.output;
+    if ((cost.usage.input || cost.usage.output) && u.costUSD !== null) u.costUSD = cost.usd === null ? null : u.costUSD + cost.usd;
   }
   return u;
 }

@@ -16,7 +16,7 @@
 export * from "./types.ts";
 export { PipelineRunOptions, backendOptionsOf } from "./run-options.ts";
 export { definePipeline, mainSteps, optionRows, parsePipelineOptions, pipelineSchema } from "./define.ts";
-export { runPipeline } from "./run.ts";
+export { oneLine, runPipeline } from "./run.ts";
 export { formatPipelineReport } from "./report.ts";
 export { type StepCoverage, pipelineCoverage, workdirPipeline } from "./coverage.ts";
 export { PIPELINES, loadPipeline, pipelineNames } from "./registry.ts";

@@ -32,6 +32,8 @@ export const PipelineRunOptions = z.object({
   timeout: num.optional().describe("openai-compatible: seconds per attempt (default 600)"),
   maxRetries: num.optional().describe("openai-compatible: retries on 429/5xx/timeouts (default 5)"),
   retryBackoff: num.optional().describe("openai-compatible: first wait before a retry in seconds (default 1)"),
+  completionWindow: text.optional().describe("openai-batch: completion_window (default 24h; groq, found from the base URL, takes up to 7d)"),
+  serviceTier: text.optional().describe("openai-compatible: service_tier sent with every request, e.g. flex (OpenAI flex processing: batch prices, slower, 15 min timeout)"),
   cache: z.union([text, z.boolean()]).optional().describe("request cache directory; --no-cache turns it off (default: BATCHLINE_CACHE, else $XDG_CACHE_HOME/batchline/responses, else ~/.cache/batchline/responses)"),
   cacheKeyIgnore: text.optional().describe("what the cache key leaves out: custom_id (default; the pass stays in), body.<field>, or none"),
   anthropicVersion: text.optional().describe("anthropic-batch: API version to send and translate for: 2026-10-21 (default; drops temperature/top_p/top_k) or 2023-06-01 (keeps them); env ANTHROPIC_VERSION"),
@@ -43,6 +45,6 @@ export const HASHED_BACKEND_OPTIONS = ["retryFailed", "maxChunkLines", "maxChunk
 
 /** The backend options of a run (what `submitFile` takes), without the engine's own. */
 export function backendOptionsOf(run: PipelineRunOptions): Record<string, unknown> {
-  const keys = ["retryFailed", "pollInterval", "maxPollInterval", "baseUrl", "maxChunkLines", "maxChunkMb", "createInterval", "tokenLimitRetries", "tokenLimitBackoff", "concurrency", "rpm", "tpm", "timeout", "maxRetries", "retryBackoff", "anthropicVersion", "cache", "cacheKeyIgnore"] as const;
+  const keys = ["retryFailed", "pollInterval", "maxPollInterval", "baseUrl", "maxChunkLines", "maxChunkMb", "createInterval", "tokenLimitRetries", "tokenLimitBackoff", "concurrency", "rpm", "tpm", "timeout", "maxRetries", "retryBackoff", "anthropicVersion", "serviceTier", "completionWindow", "cache", "cacheKeyIgnore"] as const;
   return Object.fromEntries(keys.filter((k) => run[k] !== undefined).map((k) => [k, run[k]]));
 }

@@ -80,7 +80,12 @@ async function preflight(definition: PipelineDefinition, run: PipelineRunOptions
 export async function runPipeline(definition: PipelineDefinition, rawOptions: Record<string, unknown>, rc: RunContext = {}): Promise<PipelineReport> {
   const { run, options } = parsePipelineOptions(definition, rawOptions);
   const env: PipelineEnv = rc.env ?? {};
-  const log = rc.log ?? (() => {});
+  // Every line goes to `log`; the engine's own step lines go to `onEvent` as step events, the rest as messages.
+  const emit = rc.onEvent ?? (() => {});
+  const log = (line: string): void => {
+    rc.log?.(line);
+    emit({ type: "message", text: line });
+  };
   const W = resolve(run.workdir);
   await preflight(definition, run, options, env, rc, W);
   const prices: PriceTable = run.priceTable ? await loadPriceTable(run.priceTable) : BUNDLED_PRICES;
@@ -98,6 +103,7 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
     const every = rc.progressEveryMs ?? 5000;
     const contextFor = (s: Scheduled, resume: boolean): StepContext => {
       let last = Date.now();
+      let lastEvent = 0;
       return {
       name: s.runName,
       round: s.round,
@@ -110,11 +116,17 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
       resume,
       stepOptions: rc.stepOptions?.[s.step.name] ?? {},
       log: (line) => log(line),
-      progress: (count, what) => {
-        if (Date.now() - last < every) return;
-        last = Date.now();
-        log(`${s.runName}: ${count} ${what} so far`);
+      progress: (count, what, fraction) => {
+        const now = Date.now();
+        if (rc.onEvent && now - lastEvent >= 200) {
+          lastEvent = now;
+          emit({ type: "step-progress", step: s.runName, count, what, ...(fraction !== undefined ? { fraction } : {}) });
+        }
+        if (now - last < every) return;
+        last = now;
+        rc.log?.(`${s.runName}: ${count} ${what} so far`);
       },
+      onSubmitEvent: rc.onEvent ? (event) => emit({ type: "submit", step: s.runName, event }) : undefined,
       signal: rc.signal,
       prices,
       };
@@ -133,16 +145,18 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
       const hash = await stepHash(s.runName, hashed, inputs);
       const done = manifest.steps[s.runName];
       if (!dirty && done && done.hash === hash && (await outputsExist(outputs))) {
-        log(`${s.runName}: done earlier, inputs and options unchanged: skipped`);
+        rc.log?.(`${s.runName}: done earlier, inputs and options unchanged: skipped`);
         // A manifest written before steps recorded their counts: count the step as having produced something.
         const result = { produced: done.produced ?? 1, summary: done.summary ?? {} };
         results.set(s.runName, result);
+        emit({ type: "step-finished", step: s.runName, summary: result.summary, seconds: 0, skipped: true });
         return result;
       }
       dirty = true;
       const t0 = Date.now();
       const resume = startedHashes[s.runName] === hash && !done;
-      log(`${s.runName}: ${resume ? "resuming" : "running"}`);
+      rc.log?.(`${s.runName}: ${resume ? "resuming" : "running"}`);
+      emit({ type: "step-started", step: s.runName, kind: s.step.kind, resume });
       delete manifest.steps[s.runName];
       startedHashes[s.runName] = hash;
       await saveManifest(W, manifest);
@@ -155,7 +169,8 @@ export async function runPipeline(definition: PipelineDefinition, rawOptions: Re
       const seconds = (Date.now() - t0) / 1000;
       manifest.steps[s.runName] = { hash, finishedAt: new Date().toISOString(), seconds, outputs, produced: result.produced, summary: result.summary };
       await saveManifest(W, manifest);
-      log(`${s.runName}: ${oneLine(result.summary)} (${seconds.toFixed(1)} s)`);
+      rc.log?.(`${s.runName}: ${oneLine(result.summary)} (${seconds.toFixed(1)} s)`);
+      emit({ type: "step-finished", step: s.runName, summary: result.summary, seconds, skipped: false });
       results.set(s.runName, result);
       return result;
     };

@@ -8,6 +8,7 @@
  */
 import type { z } from "zod";
 import type { PriceTable } from "../submitters/prices.ts";
+import type { SubmitEvent } from "../submitters/submit-events.ts";
 import type { SubmitEnv } from "../submitters/submit-file.ts";
 import type { PipelineRunOptions } from "./run-options.ts";
 import type { JsonlParseError } from "../core/errors.ts";
@@ -53,8 +54,10 @@ export interface StepContext<Options = Record<string, unknown>> {
   /** Options given for this step alone (RunContext.stepOptions, by the step's main name). */
   stepOptions: Record<string, unknown>;
   log(line: string): void;
-  /** Progress of a long step: logs `<step>: <count> <what> so far` at most every few seconds (RunContext.progressEveryMs). */
-  progress(count: number, what: string): void;
+  /** Progress of a long step: logs `<step>: <count> <what> so far` at most every few seconds (RunContext.progressEveryMs); `fraction` (0..1) is how far through its input it is, when known. */
+  progress(count: number, what: string, fraction?: number): void;
+  /** Set when the run has an `onEvent` subscriber: a submit step sends its submit's events here (instead of log lines). */
+  onSubmitEvent?: ((event: SubmitEvent) => void) | undefined;
   signal?: AbortSignal | undefined;
   prices: PriceTable;
   /** Coverage with --skip-bad: a line of a workdir file that is not JSON is reported here and skipped (without it, it throws). */
@@ -143,7 +146,23 @@ export interface RunContext {
   stepOptions?: Record<string, Record<string, unknown>>;
   /** ms between progress lines of a long step (default 5000). */
   progressEveryMs?: number;
+  /**
+   * Structured progress for a renderer: each step's start, progress and end, each submit's events,
+   * and every other line `log` gets, once each. With it, a submit step's lines come as `submit`
+   * events and no longer through `log`.
+   */
+  onEvent?: (event: PipelineEvent) => void;
 }
+
+/** What a running pipeline emits through `RunContext.onEvent`. */
+export type PipelineEvent =
+  | { type: "step-started"; step: string; kind: Step["kind"]; resume: boolean }
+  /** At most a few times a second: `count` `what` so far, and how far through its input the step is (0..1) when known. */
+  | { type: "step-progress"; step: string; count: number; what: string; fraction?: number }
+  | { type: "step-finished"; step: string; summary: Record<string, unknown>; seconds: number; skipped: boolean }
+  | { type: "submit"; step: string; event: SubmitEvent }
+  /** Any other line (the run lock, a retry round with nothing to do, a step's own notes). */
+  | { type: "message"; text: string };
 
 /** The report written to `<workdir>/report.json`. */
 export interface PipelineReport {

@@ -12,6 +12,7 @@
  */
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { join } from "node:path";
+import { BatchlineError } from "../core/errors.ts";
 import { openDatabase } from "../internal/sqlite.ts";
 import type { StoredFile } from "./file-store.ts";
 
@@ -23,6 +24,9 @@ CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, owner TEXT NOT NULL, obje
 CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, output_expiry INTEGER, object TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS answers (batch_id TEXT NOT NULL, custom_id TEXT NOT NULL, ok INTEGER NOT NULL, line TEXT NOT NULL, PRIMARY KEY (batch_id, custom_id));
 `;
+
+/** The layout of serve.db this code reads and writes (`PRAGMA user_version`); a data dir from another layout is refused, not guessed at. */
+export const SERVE_DB_VERSION = 1;
 
 /** A batch row: the wire object plus what only the server knows. */
 export interface BatchRow<B> {
@@ -37,8 +41,28 @@ export class ServeStore {
   private readonly q: Record<string, StatementSync>;
 
   constructor(dataDir: string) {
-    this.db = openDatabase(join(dataDir, SERVE_DB));
+    const path = join(dataDir, SERVE_DB);
+    try {
+      // No wait for another process's lock: a second server on the same directory is refused at once.
+      this.db = openDatabase(path, { busyTimeoutMs: 0 });
+      // One server per data dir: hold the database's lock until close (the OS drops it if the process dies).
+      this.db.exec("PRAGMA locking_mode = EXCLUSIVE");
+      this.db.exec("BEGIN EXCLUSIVE");
+      this.db.exec("COMMIT");
+    } catch (e) {
+      const message = (e as Error).message;
+      if (/locked|busy/i.test(message)) throw new BatchlineError(`serve --data-dir: another batchline serve is using this directory (${dataDir})`);
+      throw new BatchlineError(`serve --data-dir: ${SERVE_DB} cannot be opened: ${message} (${path})`);
+    }
+    const version = Number((this.db.prepare("PRAGMA user_version").get() as { user_version: number }).user_version);
+    const empty = (this.db.prepare("SELECT count(*) AS n FROM sqlite_master").get() as { n: number }).n === 0;
+    if (!empty && version !== SERVE_DB_VERSION) {
+      this.db.close();
+      throw new BatchlineError(`serve --data-dir: ${SERVE_DB} has layout version ${version}, this batchline reads version ${SERVE_DB_VERSION}; use the batchline that wrote it, or another directory (${path})`);
+    }
     this.db.exec(SCHEMA);
+    this.db.exec(`PRAGMA user_version = ${SERVE_DB_VERSION}`);
+    this.db.exec("PRAGMA busy_timeout = 10000");
     const p = (sql: string) => this.db.prepare(sql);
     this.q = {
       putFile: p("INSERT OR REPLACE INTO files (id, owner, object) VALUES (?, ?, ?)"),

@@ -160,7 +160,7 @@ export default function anthropicBatch(options: AnthropicBatchOptions): BatchBac
     },
 
     create(chunk, _uploadId, signal) {
-      return wrap(`creating the batch of ${chunk.key}`, async () => {
+      return wrap(`creating the batch of ${chunk.label ?? chunk.key}`, async () => {
         const requests: { custom_id: string; params: Record<string, unknown> }[] = [];
         const seen = new Map<string, string>();
         for await (const req of chunkRequests(chunk)) {
@@ -181,7 +181,7 @@ export default function anthropicBatch(options: AnthropicBatchOptions): BatchBac
     },
 
     findBatch(chunk, startedAt, signal) {
-      return wrap(`listing batches for ${chunk.key}`, async () => {
+      return wrap(`listing batches for ${chunk.label ?? chunk.key}`, async () => {
         if (startedAt === undefined) return undefined;
         const matches: string[] = [];
         for await (const batch of client.messages.batches.list({ limit: 100 }, opts(signal))) {

@@ -23,6 +23,7 @@ import { randomId } from "../internal/ids.ts";
 import { ReplayIndex, mergedLine } from "../internal/replay-index.ts";
 import { type ChunkState, type RoundState, type SubmitState, loadState, saveState, statePathFor } from "./state.ts";
 import { readRequestFile } from "./request-file.ts";
+import { type SubmitEvent, type SubmitMessage, chunkLabel } from "./submit-events.ts";
 import type { BatchBackend, ChunkRef } from "./types.ts";
 
 /** How a batch job runs. Paths are files (the CLI spools stdin first). */
@@ -48,8 +49,10 @@ export interface BatchJobOptions {
   /** Recorded in the state file too: the API version the backend sends (anthropic-batch's anthropic-version). */
   apiVersion?: string | null;
   signal?: AbortSignal;
-  /** Progress and events, one line each (the CLI sends them to stderr). */
+  /** Every message as one line, `[backend] text` (no status lines: those come as events). */
   log?: (line: string) => void;
+  /** Structured progress: a status snapshot after each poll, and messages (see submit-events.ts). */
+  onEvent?: (event: SubmitEvent) => void;
   /** Leave out request lines that are not valid (or that this backend cannot send), reporting each here, instead of refusing the file. */
   onBadLine?: (error: BatchlineError) => void;
 }
@@ -82,8 +85,8 @@ async function sha256File(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-function chunkRef(work: string, chunk: ChunkState): ChunkRef {
-  return { key: chunk.key, path: join(work, chunk.file), lines: chunk.lines, bytes: chunk.bytes, model: chunk.model, endpoint: chunk.endpoint };
+function chunkRef(work: string, chunk: ChunkState, label?: string): ChunkRef {
+  return { key: chunk.key, path: join(work, chunk.file), lines: chunk.lines, bytes: chunk.bytes, model: chunk.model, endpoint: chunk.endpoint, ...(label ? { label } : {}) };
 }
 
 interface SourceLine {
@@ -221,7 +224,6 @@ class BatchJob {
   readonly options: BatchJobOptions;
   readonly paths: Paths;
   state!: SubmitState;
-  private lastProgress = "";
 
   constructor(backend: BatchBackend, options: BatchJobOptions) {
     this.backend = backend;
@@ -238,8 +240,16 @@ class BatchJob {
     };
   }
 
-  log(line: string): void {
-    this.options.log?.(`[${this.backend.name}] ${line}`);
+  /** Tells the caller: `log` gets the line, `onEvent` the message with what it is about. */
+  say(level: SubmitMessage["level"], text: string, about: Omit<SubmitMessage, "type" | "level" | "backend" | "text"> = {}): void {
+    this.options.log?.(`[${this.backend.name}] ${text}`);
+    this.options.onEvent?.({ type: "message", level, backend: this.backend.name, text, ...about });
+  }
+
+  /** A chunk as the user names it (`chunk 4/40`, `round 1 chunk 2/3`), not its internal key. */
+  chunkName(chunk: ChunkState): string {
+    const round = this.state.rounds.find((r) => r.chunks.includes(chunk));
+    return round ? chunkLabel(round.chunks.indexOf(chunk) + 1, round.chunks.length, round.round) : "chunk";
   }
 
   save(): Promise<void> {
@@ -261,7 +271,7 @@ class BatchJob {
       }
       this.state = existing;
       existing.retryFailed = Math.max(existing.retryFailed, this.options.retryFailed ?? 0);
-      this.log(existing.done ? `already complete (${this.paths.state}); writing the output again` : `resuming from ${this.paths.state}`);
+      this.say("event", existing.done ? `already complete (${this.paths.state}); writing the output again` : `resuming from ${this.paths.state}`, { kind: "resumed" });
       return;
     }
     const runId = randomId("bl", 6);
@@ -271,7 +281,7 @@ class BatchJob {
       throw err;
     });
     if (chunks.length === 0) throw new BatchlineError(`${this.options.requests}: no requests to submit`);
-    for (const note of this.backend.requestNotes?.() ?? []) this.log(note);
+    for (const note of this.backend.requestNotes?.() ?? []) this.say("event", note, { kind: "note" });
     const lines = chunks.reduce((n, c) => n + c.lines, 0);
     this.state = {
       version: 1,
@@ -287,7 +297,7 @@ class BatchJob {
       done: false,
     };
     await this.save();
-    this.log(`${lines} requests in ${chunks.length} chunk(s) (at most ${this.limits.maxLines} lines and ${this.limits.maxBytes / 1e6} MB each, one model each)`);
+    this.say("detail", `${this.options.requests}: ${lines} requests in ${chunks.length} chunk(s) (at most ${this.limits.maxLines} lines and ${this.limits.maxBytes / 1e6} MB each, one model each)`);
   }
 
   /** When the next create may start (ms): creates are staggered by `createIntervalMs`. */
@@ -305,24 +315,24 @@ class BatchJob {
     for (const chunk of round.chunks) {
       if (chunk.batchId) continue;
       if (waitingModels.has(`${chunk.endpoint} ${chunk.model}`)) continue;
-      const ref = chunkRef(this.paths.work, chunk);
+      const ref = chunkRef(this.paths.work, chunk, this.chunkName(chunk));
       if (backend.upload && !chunk.uploadId) {
         const found = chunk.uploadStarted && backend.findUpload ? await backend.findUpload(ref, signal) : undefined;
         if (found) {
           chunk.uploadId = found;
-          this.log(`${chunk.key}: found the upload ${found} of an interrupted run`);
+          this.say("event", `${this.chunkName(chunk)}: found the upload ${found} of an interrupted run`, { kind: "resumed" });
         } else {
           chunk.uploadStarted = true;
           await this.save();
           chunk.uploadId = await backend.upload(ref, signal);
-          this.log(`${chunk.key}: uploaded ${chunk.lines} lines as ${chunk.uploadId}`);
+          this.say("detail", `${this.chunkName(chunk)}: uploaded ${chunk.lines} lines as ${chunk.uploadId}`);
         }
         await this.save();
       }
       const found = chunk.createStarted ? await backend.findBatch(ref, chunk.createStartedAt, signal) : undefined;
       if (found) {
         chunk.batchId = found;
-        this.log(`${chunk.key}: found the batch ${found} of an interrupted run`);
+        this.say("event", `${this.chunkName(chunk)}: found the batch ${found} of an interrupted run`, { kind: "resumed", batchId: found });
       } else {
         const wait = this.nextCreateAt - Date.now();
         if (wait > 0) await sleep(wait, signal);
@@ -340,9 +350,10 @@ class BatchJob {
           this.nextCreateAt = Date.now() + (this.options.createIntervalMs ?? 1000);
         }
         delete chunk.createAfter;
-        this.log(`${chunk.key}: created batch ${chunk.batchId} (${chunk.model}, ${chunk.lines} lines)`);
+        this.say("detail", `${this.chunkName(chunk)}: created batch ${chunk.batchId} (${chunk.model}, ${chunk.lines} lines)`, { batchId: chunk.batchId });
       }
       await this.save();
+      this.progress(round);
     }
   }
 
@@ -358,18 +369,38 @@ class BatchJob {
     chunk.createAfter = Date.now() + delay;
     for (const key of ["batchId", "status", "phase", "counts", "errors", "createStartedAt"] as const) delete chunk[key];
     chunk.createStarted = false;
-    this.log(`${chunk.key}: the enqueued-token limit of ${chunk.model} is reached (${why}); creating it again in ${Math.round(delay / 1000)} s (try ${tries + 1})`);
+    this.say("event", `${this.chunkName(chunk)}: the enqueued-token limit of ${chunk.model} is reached (${why}); creating it again in ${Math.round(delay / 1000)} s (try ${tries + 1})`, { kind: "token-limit" });
     return true;
   }
 
-  progress(round: RoundState): void {
-    const total = round.chunks.reduce((n, c) => n + c.lines, 0);
-    const done = round.chunks.reduce((n, c) => n + (c.counts ? c.counts.completed + c.counts.failed : 0), 0);
-    const failed = round.chunks.reduce((n, c) => n + (c.counts?.failed ?? 0), 0);
-    const parts = round.chunks.map((c) => `${c.batchId ?? `${c.key} waiting`} ${c.status ?? "?"} ${c.counts ? c.counts.completed + c.counts.failed : 0}/${c.lines}`);
-    const line = `round ${round.round}: ${done}/${total} done, ${failed} failed | ${parts.join(", ")}`;
-    if (line !== this.lastProgress) this.log(line);
-    this.lastProgress = line;
+  /** Emits where the job stands (overall counts, this round's batches, the next poll); nothing goes to `log`. */
+  progress(round: RoundState, nextPollAt?: number): void {
+    if (!this.options.onEvent) return;
+    const roundLines = round.chunks.reduce((n, c) => n + c.lines, 0);
+    const batches = round.chunks.map((c, i) => ({
+      chunk: i + 1,
+      ...(c.batchId ? { batchId: c.batchId } : {}),
+      state: c.status ?? (c.batchId ? "created" : "waiting"),
+      done: c.counts ? c.counts.completed + c.counts.failed : 0,
+      failed: c.counts?.failed ?? 0,
+      lines: c.lines,
+    }));
+    // Lines that are not in this round were settled in earlier ones.
+    const settled = this.state.requests.lines - roundLines;
+    this.options.onEvent({
+      type: "status",
+      status: {
+        backend: this.backend.name,
+        requestFile: this.options.requests,
+        total: this.state.requests.lines,
+        done: settled + batches.reduce((n, b) => n + b.done, 0),
+        failed: batches.reduce((n, b) => n + b.failed, 0),
+        round: round.round,
+        lastRound: this.state.retryFailed,
+        batches,
+        ...(nextPollAt !== undefined ? { nextPollAt } : {}),
+      },
+    });
   }
 
   async poll(round: RoundState): Promise<void> {
@@ -389,7 +420,7 @@ class BatchJob {
           failures = 0;
         } catch (err) {
           if (signal?.aborted || ++failures > 10) throw err;
-          this.log(`polling ${chunk.batchId} failed (${(err as Error).message}); will retry`);
+          this.say("detail", `${this.chunkName(chunk)}: polling batch ${chunk.batchId} failed (${(err as Error).message}); will retry`, { kind: "poll-error", batchId: chunk.batchId! });
           continue;
         }
         chunk.status = st.status;
@@ -398,7 +429,9 @@ class BatchJob {
         if (st.pollAfterMs !== undefined) hint = Math.max(hint ?? 0, st.pollAfterMs);
         if (st.phase === "ended") {
           chunk.results = await download(backend, this.paths.work, chunk, signal);
-          this.log(`${chunk.key}: batch ${chunk.batchId} ${st.status}: ${st.counts.completed} completed, ${st.counts.failed} failed; results downloaded`);
+          // A batch that ran to the end is routine; expired and cancelled ones are worth keeping in view.
+          const routine = /^(completed|ended)$|succeeded/i.test(st.status);
+          this.say(routine ? "detail" : "event", `${this.chunkName(chunk)}: batch ${chunk.batchId} ${st.status}: ${st.counts.completed} completed, ${st.counts.failed} failed; results downloaded`, { kind: "batch-ended", batchId: chunk.batchId });
           await this.save();
         } else if (st.phase === "failed") {
           const errors = st.errors ?? [];
@@ -409,18 +442,24 @@ class BatchJob {
           chunk.errors = await mapErrorLines(this.paths.work, chunk, errors);
           const first = chunk.errors[0];
           const why = first ? `${first.code}: ${first.message}` : "no reason given";
-          for (const e of chunk.errors.slice(0, 10)) this.log(`${chunk.key}: batch ${chunk.batchId} failed: ${e.line !== null ? `${this.state.requests.path}:${e.line}: ` : ""}${e.code}: ${e.message}`);
-          if (chunk.errors.length > 10) this.log(`${chunk.key}: ... and ${chunk.errors.length - 10} more errors`);
+          const about = { kind: "batch-failed", batchId: chunk.batchId! } as const;
+          for (const e of chunk.errors.slice(0, 10)) this.say("event", `${this.chunkName(chunk)}: batch ${chunk.batchId} failed: ${e.line !== null ? `${this.state.requests.path}:${e.line}: ` : ""}${e.code}: ${e.message}`, about);
+          if (chunk.errors.length === 0) this.say("event", `${this.chunkName(chunk)}: batch ${chunk.batchId} failed: no reason given`, about);
+          if (chunk.errors.length > 10) this.say("event", `${this.chunkName(chunk)}: ... and ${chunk.errors.length - 10} more errors`, about);
           chunk.results = await synthesizeFailed(this.paths.work, chunk, `batch ${chunk.batchId} failed: ${why}`);
           await this.save();
         }
       }
-      this.progress(round);
-      if (round.chunks.every((c) => c.results)) return;
+      if (round.chunks.every((c) => c.results)) {
+        this.progress(round);
+        return;
+      }
       await this.save();
       const dueCreates = round.chunks.filter((c) => !c.batchId).map((c) => (c.createAfter ?? 0) - Date.now());
       const untilCreate = dueCreates.length > 0 ? Math.max(0, Math.min(...dueCreates)) : Infinity;
-      await sleep(Math.min(hint ?? interval, untilCreate), signal);
+      const wait = Math.min(hint ?? interval, untilCreate);
+      this.progress(round, Date.now() + wait);
+      await sleep(wait, signal);
       interval = Math.min(interval * 1.5, maxInterval);
     }
   }
@@ -429,12 +468,12 @@ class BatchJob {
     if (round.round >= this.state.retryFailed) return undefined;
     const skipped = { invalid: 0 };
     const chunks = await writeChunks_(this.limits, this.paths.work, this.state.runId, round.round + 1, unsucceeded(this.paths.work, round, skipped));
-    if (skipped.invalid > 0) this.log(`round ${round.round + 1}: not resubmitting ${skipped.invalid} line(s) that failed with invalid_request_error (the API refuses them as written; they would fail again and cost money)`);
+    if (skipped.invalid > 0) this.say("event", `round ${round.round + 1}: not resubmitting ${skipped.invalid} line(s) that failed with invalid_request_error (the API refuses them as written; they would fail again and cost money)`, { kind: "note", round: round.round + 1 });
     if (chunks.length === 0) return undefined;
     const next = { round: round.round + 1, chunks };
     this.state.rounds.push(next);
     await this.save();
-    this.log(`round ${next.round}: resubmitting ${chunks.reduce((n, c) => n + c.lines, 0)} line(s) that did not succeed`);
+    this.say("event", `round ${next.round}: resubmitting ${chunks.reduce((n, c) => n + c.lines, 0)} line(s) that did not succeed`, { kind: "round-started", round: next.round });
     return next;
   }
 
@@ -494,16 +533,17 @@ export async function loadJobState(statePath: string): Promise<SubmitState> {
 }
 
 /** Polls every batch of a job once and prints where each stands. */
-export async function jobStatus(backend: BatchBackend, state: SubmitState, signal?: AbortSignal): Promise<{ key: string; batchId?: string; status: string; counts?: ChunkState["counts"]; round: number }[]> {
+export async function jobStatus(backend: BatchBackend, state: SubmitState, signal?: AbortSignal): Promise<{ key: string; chunk: string; batchId?: string; status: string; counts?: ChunkState["counts"]; round: number }[]> {
   const rows = [];
   for (const round of state.rounds) {
-    for (const chunk of round.chunks) {
+    for (const [i, chunk] of round.chunks.entries()) {
+      const name = chunkLabel(i + 1, round.chunks.length, 0);
       if (!chunk.batchId) {
-        rows.push({ key: chunk.key, status: "not submitted", round: round.round });
+        rows.push({ key: chunk.key, chunk: name, status: "not submitted", round: round.round });
         continue;
       }
       const st = chunk.results ? { status: chunk.status ?? "ended", counts: chunk.counts } : await backend.retrieve(chunk.batchId, signal);
-      rows.push({ key: chunk.key, batchId: chunk.batchId, status: st.status, ...(st.counts ? { counts: st.counts } : {}), round: round.round });
+      rows.push({ key: chunk.key, chunk: name, batchId: chunk.batchId, status: st.status, ...(st.counts ? { counts: st.counts } : {}), round: round.round });
     }
   }
   return rows;

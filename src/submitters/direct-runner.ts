@@ -14,11 +14,12 @@ import { dirname, resolve } from "node:path";
 import { BatchRequest } from "../../schemas/batch-request.ts";
 import { BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
 import { writeFileAtomic } from "../core/atomic-file.ts";
+import { BatchlineError } from "../core/errors.ts";
 import { joinLines, readJsonl, readJsonlLines, writeChunks } from "../core/jsonl.ts";
 import { mapConcurrent } from "../internal/concurrency.ts";
 import { ReplayIndex, mergedLine } from "../internal/replay-index.ts";
 import { readRequestFile } from "./request-file.ts";
-import type { BatchlineError } from "../core/errors.ts";
+import type { SubmitEvent } from "./submit-events.ts";
 
 /** A backend that answers one request at a time. */
 export interface DirectBackend {
@@ -28,17 +29,33 @@ export interface DirectBackend {
   close?(): Promise<void>;
 }
 
+/** A spending limit for a direct run: stop sending when what was spent plus the worst case of what is in flight would pass `limit` (USD). */
+export interface DirectBudget {
+  limit: number;
+  /** USD an answer cost, from its reported usage (0 without usage). */
+  spent(line: BatchOutput): number;
+  /** USD a request can cost at most (its input, and its max_tokens or an assumed output). */
+  worstCase(request: BatchRequest): number;
+}
+
 export interface DirectJobOptions {
   requests: string;
   output: string;
   concurrency?: number;
+  /** With --max-cost: the job's answers (earlier runs' included) stay within it; a run that would pass it stops sending and throws, keeping its journal. */
+  budget?: DirectBudget;
   signal?: AbortSignal;
   log?: (line: string) => void;
   /** ms between progress lines (default 5000). */
   progressEveryMs?: number;
+  /** Structured progress: a status snapshot a few times a second, and messages (see submit-events.ts). */
+  onEvent?: (event: SubmitEvent) => void;
   /** Leave out request lines that are not valid, reporting each here, instead of refusing the file. */
   onBadLine?: (error: BatchlineError) => void;
 }
+
+/** ms between two status events of a direct job. */
+const STATUS_EVERY_MS = 200;
 
 export interface DirectJobSummary {
   output: string;
@@ -113,7 +130,11 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   const journal = journalPathFor(options.output);
   await mkdir(dirname(resolve(journal)), { recursive: true });
   await repairJournal(journal);
-  const log = options.log ?? (() => {});
+  const onEvent = options.onEvent;
+  const log = (line: string, kind?: "resumed"): void => {
+    options.log?.(line);
+    onEvent?.({ type: "message", level: "event", backend: backend.name, text: line.replace(`[${backend.name}] `, ""), ...(kind ? { kind } : {}) });
+  };
 
   // Check the whole request file before sending anything (valid lines, unique ids), and hash each line.
   // With onBadLine, a bad line is left out: `badLines` holds its line number for the later passes.
@@ -127,6 +148,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   // What is already answered for these very requests: successes in an existing output (a finished
   // earlier run, whose hashes sit beside it) and in the journal (each line carries its hash).
   const fromOutput = new Set<string>();
+  let spentBefore = 0;
   const outputHashes = new Map<string, string>();
   try {
     for await (const rec of readJsonl(createReadStream(requestHashesPathFor(options.output)), { file: requestHashesPathFor(options.output), onBadLine: () => {} })) {
@@ -135,7 +157,10 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
     }
     for await (const rec of readJsonl(createReadStream(options.output), { file: options.output, onBadLine: () => {} })) {
       const parsed = BatchOutput.safeParse(rec.value);
-      if (parsed.success && isSuccess(parsed.data) && outputHashes.get(parsed.data.custom_id) === hashes.get(parsed.data.custom_id)) fromOutput.add(parsed.data.custom_id);
+      if (parsed.success && isSuccess(parsed.data) && outputHashes.get(parsed.data.custom_id) === hashes.get(parsed.data.custom_id)) {
+        fromOutput.add(parsed.data.custom_id);
+        spentBefore += options.budget?.spent(parsed.data) ?? 0;
+      }
     }
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
@@ -159,6 +184,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
         changed++;
         continue;
       }
+      if (!done.has(parsed.data.custom_id)) spentBefore += options.budget?.spent(parsed.data) ?? 0;
       done.add(parsed.data.custom_id);
       kept.push(text);
     }
@@ -168,36 +194,88 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   await writeFileAtomic(journal, joinLines(kept));
   const skipped = done.size;
   if (changed > 0) log(`[${backend.name}] ${changed} earlier answer(s) were for other request lines (changed since): sending those again`);
-  if (skipped > 0) log(`[${backend.name}] resuming: ${skipped} request(s) already answered, sending the rest`);
+  if (skipped > 0) log(`[${backend.name}] resuming: ${skipped} request(s) already answered, sending the rest`, "resumed");
 
   const sink = createWriteStream(journal, { flags: "a" });
   let sent = 0;
   let answered = 0;
   let failedNow = 0;
   let lastLog = Date.now();
+  // --max-cost: what was spent (earlier runs included) and the worst case of what is in flight.
+  const budget = options.budget;
+  const spending = { spent: spentBefore, inFlight: 0, reserved: new Map<string, number>(), settled: () => {} };
+  let stopped: { customId: string; line: number; worstCase: number; notSent: number } | undefined;
+  /** True when `req` fits the budget; waits for answers in flight while it does not, since they may cost less than their worst case. */
+  async function fits(req: BatchRequest): Promise<boolean> {
+    const worst = budget!.worstCase(req);
+    while (spending.spent + spending.inFlight + worst > budget!.limit) {
+      if (spending.reserved.size === 0) return false;
+      await new Promise<void>((resolve) => (spending.settled = resolve));
+    }
+    spending.inFlight += worst;
+    spending.reserved.set(req.custom_id, worst);
+    return true;
+  }
+  let lastStatus = 0;
+  const status = (): void => {
+    lastStatus = Date.now();
+    onEvent?.({ type: "status", status: { backend: backend.name, requestFile: options.requests, total, done: answered + skipped, failed: failedNow, round: 0, lastRound: 0 } });
+  };
+  status();
   async function* pending(): AsyncGenerator<BatchRequest> {
     for await (const rec of readJsonl(createReadStream(options.requests, { highWaterMark: 1 << 20 }), { file: options.requests, ...(badLines.size > 0 ? { onBadLine: () => {} } : {}) })) {
       if (badLines.has(rec.line)) continue;
       const req = rec.value as BatchRequest;
       if (done.has(req.custom_id)) continue;
+      if (stopped) {
+        stopped.notSent++;
+        continue;
+      }
+      if (budget && !(await fits(req))) {
+        stopped = { customId: req.custom_id, line: rec.line, worstCase: budget.worstCase(req), notSent: 1 };
+        continue;
+      }
       sent++;
       yield req;
     }
   }
+  const answer = budget
+    ? async (req: BatchRequest) => {
+        try {
+          const line = await backend.answer(req, options.signal);
+          spending.spent += budget.spent(line);
+          return line;
+        } finally {
+          spending.reserved.delete(req.custom_id);
+          // summed again rather than subtracted, so that no rounding is left over when nothing is in flight
+          spending.inFlight = [...spending.reserved.values()].reduce((a, b) => a + b, 0);
+          spending.settled();
+        }
+      }
+    : (req: BatchRequest) => backend.answer(req, options.signal);
   try {
-    for await (const line of mapConcurrent(pending(), options.concurrency ?? 16, (req) => backend.answer(req, options.signal))) {
+    for await (const line of mapConcurrent(pending(), options.concurrency ?? 16, answer)) {
       await writeChunks(sink, [journalLine(JSON.stringify(line), hashes.get(line.custom_id)!) + "\n"]);
       answered++;
       if (!isSuccess(line)) failedNow++;
-      if (Date.now() - lastLog >= (options.progressEveryMs ?? 5000)) {
+      if (onEvent && Date.now() - lastStatus >= STATUS_EVERY_MS) status();
+      if (options.log && Date.now() - lastLog >= (options.progressEveryMs ?? 5000)) {
         lastLog = Date.now();
         const secs = (Date.now() - started) / 1000;
-        log(`[${backend.name}] ${answered + skipped}/${total} answered (${failedNow} failed), ${(answered / secs).toFixed(1)} req/s`);
+        options.log(`[${backend.name}] ${answered + skipped}/${total} answered (${failedNow} failed), ${(answered / secs).toFixed(1)} req/s`);
       }
     }
+    status();
   } finally {
     await new Promise<void>((resolve) => sink.end(resolve));
     await backend.close?.();
+  }
+  if (stopped && budget) {
+    const usd = (n: number) => `$${n.toFixed(4)}`;
+    throw new BatchlineError(
+      `--max-cost ${budget.limit}: stopped sending at ${options.requests}:${stopped.line} (custom_id=${stopped.customId}): ${usd(spending.spent)} spent (earlier runs included) and that request could cost up to ${usd(stopped.worstCase)}; ` +
+        `${answered + skipped} of ${total} answered, ${stopped.notSent} not sent. The answers are kept in ${journal}: run the same command with a higher --max-cost to send the rest`,
+    );
   }
 
   // Final output: request order, each id once: this request's answer from the journal (the latest

@@ -147,20 +147,20 @@ export default function geminiBatch(options: GeminiBatchOptions): BatchBackend {
     },
 
     upload(chunk, signal) {
-      return wrap(`upload of ${chunk.key}`, async () => {
+      return wrap(`upload of ${chunk.label ?? chunk.key}`, async () => {
         const bytes = await translateChunk(chunk);
         if (bytes < GEMINI_INLINE_MAX_BYTES) return INLINE;
         if (bytes > GEMINI_FILE_MAX_BYTES) {
-          throw new BatchlineError(`[${SUBMITTER_NAME}] ${chunk.key}: ${bytes} bytes in Gemini form, over the Files API's 2 GB; use a smaller --max-chunk-mb`);
+          throw new BatchlineError(`[${SUBMITTER_NAME}] ${chunk.label ?? chunk.key}: ${bytes} bytes in Gemini form, over the Files API's 2 GB; use a smaller --max-chunk-mb`);
         }
         const file = await client.files.upload({ file: geminiPath(chunk), config: { displayName: displayNameFor(chunk), mimeType: "jsonl", ...(signal ? { abortSignal: signal } : {}) } });
-        if (!file.name) throw new BatchlineError(`[${SUBMITTER_NAME}] upload of ${chunk.key}: the API returned no file name`);
+        if (!file.name) throw new BatchlineError(`[${SUBMITTER_NAME}] upload of ${chunk.label ?? chunk.key}: the API returned no file name`);
         return file.name;
       });
     },
 
     findUpload(chunk, signal) {
-      return wrap(`listing files for ${chunk.key}`, async () => {
+      return wrap(`listing files for ${chunk.label ?? chunk.key}`, async () => {
         const bytes = await translateChunk(chunk);
         if (bytes < GEMINI_INLINE_MAX_BYTES) return INLINE;
         const pager = await client.files.list({ config: { pageSize: 100, ...(signal ? { abortSignal: signal } : {}) } });
@@ -172,7 +172,7 @@ export default function geminiBatch(options: GeminiBatchOptions): BatchBackend {
     },
 
     create(chunk, uploadId, signal) {
-      return wrap(`creating the batch of ${chunk.key}`, async () => {
+      return wrap(`creating the batch of ${chunk.label ?? chunk.key}`, async () => {
         let src: string | Json[];
         if (uploadId === INLINE || uploadId === undefined) {
           src = [];
@@ -192,13 +192,13 @@ export default function geminiBatch(options: GeminiBatchOptions): BatchBackend {
           // One attempt: a retried create could make a second job (the resume looks it up by display name instead).
           config: { displayName: displayNameFor(chunk), httpOptions: { retryOptions: { attempts: 1 } }, ...(signal ? { abortSignal: signal } : {}) },
         });
-        if (!job.name) throw new BatchlineError(`[${SUBMITTER_NAME}] creating the batch of ${chunk.key}: the API returned no batch name`);
+        if (!job.name) throw new BatchlineError(`[${SUBMITTER_NAME}] creating the batch of ${chunk.label ?? chunk.key}: the API returned no batch name`);
         return job.name;
       });
     },
 
     findBatch(chunk, _startedAt, signal) {
-      return wrap(`listing batches for ${chunk.key}`, async () => {
+      return wrap(`listing batches for ${chunk.label ?? chunk.key}`, async () => {
         const pager = await client.batches.list({ config: { pageSize: 100, ...(signal ? { abortSignal: signal } : {}) } });
         for await (const job of pager) if (job.displayName === displayNameFor(chunk) && job.name) return job.name;
         return undefined;

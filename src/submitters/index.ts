@@ -2,13 +2,14 @@
  * Backends by name, loaded lazily so that `--backend replay` never loads an SDK.
  * Batch backends (chunks, state file, polling) and direct backends (one request at a time).
  */
+import type { BatchProvider } from "./providers.ts";
 import type { BatchBackend } from "./types.ts";
 
 export const BATCH_BACKENDS = {
-  "openai-batch": async (o: { apiKey: string; baseURL?: string }) => (await import("./openai-batch.ts")).default(o),
+  "openai-batch": async (o: { apiKey: string; baseURL?: string; provider?: BatchProvider; completionWindow?: string }) => (await import("./openai-batch.ts")).default(o),
   "anthropic-batch": async (o: { apiKey: string; baseURL?: string; anthropicVersion?: string }) => (await import("./anthropic-batch.ts")).default(o),
   "gemini-batch": async (o: { apiKey: string; baseURL?: string }) => (await import("./gemini-batch.ts")).default(o),
-} satisfies Record<string, (options: { apiKey: string; baseURL?: string; anthropicVersion?: string }) => Promise<BatchBackend>>;
+} satisfies Record<string, (options: { apiKey: string; baseURL?: string; anthropicVersion?: string; provider?: BatchProvider; completionWindow?: string }) => Promise<BatchBackend>>;
 
 export type BatchBackendName = keyof typeof BATCH_BACKENDS;
 

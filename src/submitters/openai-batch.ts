@@ -7,7 +7,7 @@
  */
 import { createReadStream } from "node:fs";
 import OpenAI from "openai";
-import { OPENAI_BATCH_LIMITS } from "../core/chunking.ts";
+import { type BatchProvider, PROVIDERS, checkOpenAIBatchProvider, completionWindowFor, providerLimits } from "./providers.ts";
 import { BatchlineError, TokenLimitError, apiErrorText } from "../core/errors.ts";
 import { readJsonlLines } from "../core/jsonl.ts";
 import type { BatchBackend, ChunkRef, RemoteStatus } from "./types.ts";
@@ -22,6 +22,10 @@ export interface OpenAIBatchOptions {
   maxRetries?: number;
   timeoutMs?: number;
   fetch?: typeof fetch;
+  /** The provider's row of the providers table (default OpenAI): limits, endpoints, completion windows. */
+  provider?: BatchProvider;
+  /** completion_window to send (default 24h), within what the provider takes. */
+  completionWindow?: string;
 }
 
 const ENDED = new Set(["completed", "expired", "cancelled"]);
@@ -30,6 +34,10 @@ const METADATA_KEY = "batchline_chunk";
 /** Creates the backend. */
 export default function openaiBatch(options: OpenAIBatchOptions): BatchBackend {
   if (!options.apiKey) throw new BatchlineError(`[${SUBMITTER_NAME}] missing API key (set OPENAI_API_KEY)`);
+  const provider = options.provider ?? PROVIDERS.openai;
+  checkOpenAIBatchProvider(provider);
+  const completionWindow = completionWindowFor(provider, options.completionWindow);
+  const endpoints = new Set<string>(provider.endpoints);
   const client = new OpenAI({
     apiKey: options.apiKey,
     ...(options.baseURL ? { baseURL: options.baseURL } : {}),
@@ -52,17 +60,22 @@ export default function openaiBatch(options: OpenAIBatchOptions): BatchBackend {
 
   return {
     name: SUBMITTER_NAME,
-    limits: OPENAI_BATCH_LIMITS,
+    limits: providerLimits(provider, SUBMITTER_NAME),
+
+    // OpenAI itself takes every Batch API endpoint (validate checks them); another provider only its own.
+    ...(provider.name === "openai"
+      ? {}
+      : { checkRequest: (request: { url: string }) => (endpoints.has(request.url) ? undefined : `${provider.name}'s Batch API does not take ${request.url} lines (it takes ${provider.endpoints.join(", ")}; ${provider.source})`) }),
 
     upload(chunk: ChunkRef, signal?: AbortSignal) {
-      return wrap(`upload of ${chunk.key}`, async () => {
+      return wrap(`upload of ${chunk.label ?? chunk.key}`, async () => {
         const file = await client.files.create({ file: createReadStream(chunk.path), purpose: "batch" }, { ...(signal ? { signal } : {}), maxRetries: 2 });
         return file.id;
       });
     },
 
     findUpload(chunk: ChunkRef, signal?: AbortSignal) {
-      return wrap(`listing files for ${chunk.key}`, async () => {
+      return wrap(`listing files for ${chunk.label ?? chunk.key}`, async () => {
         for await (const file of client.files.list({ purpose: "batch" }, signal ? { signal } : {})) {
           if (file.filename === `${chunk.key}.jsonl` && file.bytes === chunk.bytes) return file.id;
         }
@@ -71,9 +84,9 @@ export default function openaiBatch(options: OpenAIBatchOptions): BatchBackend {
     },
 
     create(chunk: ChunkRef, uploadId: string | undefined, signal?: AbortSignal) {
-      return wrap(`creating the batch of ${chunk.key}`, async () => {
+      return wrap(`creating the batch of ${chunk.label ?? chunk.key}`, async () => {
         const batch = await client.batches.create(
-          { input_file_id: uploadId!, endpoint: chunk.endpoint as OpenAI.BatchCreateParams["endpoint"], completion_window: "24h", metadata: { [METADATA_KEY]: chunk.key } },
+          { input_file_id: uploadId!, endpoint: chunk.endpoint as OpenAI.BatchCreateParams["endpoint"], completion_window: completionWindow as "24h", metadata: { [METADATA_KEY]: chunk.key } },
           signal ? { signal } : {},
         );
         return batch.id;
@@ -81,7 +94,7 @@ export default function openaiBatch(options: OpenAIBatchOptions): BatchBackend {
     },
 
     findBatch(chunk: ChunkRef, _startedAt: number | undefined, signal?: AbortSignal) {
-      return wrap(`listing batches for ${chunk.key}`, async () => {
+      return wrap(`listing batches for ${chunk.label ?? chunk.key}`, async () => {
         for await (const batch of client.batches.list({ limit: 100 }, signal ? { signal } : {})) {
           if (batch.metadata?.[METADATA_KEY] === chunk.key) return batch.id;
         }

@@ -4,6 +4,10 @@
  * undici connection pool, with a concurrency limit, requests- and tokens-per-minute limits,
  * retries with exponential backoff and jitter on 429/5xx/timeouts/connection errors (honouring
  * Retry-After and retry-after-ms), and a per-request timeout. Answers are OpenAI Batch output lines.
+ * With a service tier (`flex`: OpenAI's flex processing, batch prices for synchronous calls) every
+ * body is sent with `service_tier`; flex gets a longer default timeout (15 min, as OpenAI's flex
+ * guide advises) and more retries, since flex answers 429 "Resource Unavailable" when it lacks
+ * capacity (not billed) and that passes.
  */
 import { Pool } from "undici";
 import type { BatchRequest } from "../../schemas/batch-request.ts";
@@ -30,7 +34,12 @@ export interface OpenAICompatibleOptions {
   maxRetries?: number;
   /** First backoff, ms (default 1000); doubles per retry, with jitter, up to 60 s. */
   backoffMs?: number;
+  /** `service_tier` to send with every request (e.g. `flex`); the request's own is replaced. */
+  serviceTier?: string;
 }
+
+/** Defaults under flex processing: OpenAI's flex guide raises the client timeout to 15 minutes; resource-unavailable 429s are retried longer. */
+export const FLEX_DEFAULTS = { timeoutMs: 900_000, maxRetries: 10 };
 
 const RETRYABLE = new Set([408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529]);
 
@@ -55,7 +64,7 @@ export function retryAfterMs(headers: Record<string, string | string[] | undefin
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
 }
 
-export default function openaiCompatible(options: OpenAICompatibleOptions): DirectBackend & { stats: { attempts: number; retries: number } } {
+export default function openaiCompatible(options: OpenAICompatibleOptions): DirectBackend & { stats: { attempts: number; retries: number; unavailable: number } } {
   let base: URL;
   try {
     base = new URL(options.baseURL);
@@ -67,10 +76,11 @@ export default function openaiCompatible(options: OpenAICompatibleOptions): Dire
   const basePath = base.pathname.replace(/\/+$/, "");
   const rpm = options.requestsPerMinute ? new TokenBucket(options.requestsPerMinute) : undefined;
   const tpm = options.tokensPerMinute ? new TokenBucket(options.tokensPerMinute) : undefined;
-  const maxRetries = options.maxRetries ?? 5;
+  const flex = options.serviceTier === "flex";
+  const maxRetries = options.maxRetries ?? (flex ? FLEX_DEFAULTS.maxRetries : 5);
   const backoff = options.backoffMs ?? 1000;
-  const timeout = options.timeoutMs ?? 600_000;
-  const stats = { attempts: 0, retries: 0 };
+  const timeout = options.timeoutMs ?? (flex ? FLEX_DEFAULTS.timeoutMs : 600_000);
+  const stats = { attempts: 0, retries: 0, unavailable: 0 };
   const headers: Record<string, string> = { "content-type": "application/json", ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}) };
 
   const line = (request: BatchRequest, response: BatchOutput["response"], error: BatchOutput["error"]): BatchOutput => ({
@@ -85,7 +95,7 @@ export default function openaiCompatible(options: OpenAICompatibleOptions): Dire
     stats,
     async answer(request, signal) {
       const path = `${basePath}${request.url.replace(/^\/v1(?=\/)/, "")}`;
-      const body = JSON.stringify(request.body);
+      const body = JSON.stringify(options.serviceTier ? { ...request.body, service_tier: options.serviceTier } : request.body);
       const tokens = tpm ? estimateTokens(request) : 0;
       let last: { status?: number; headers?: Record<string, string | string[] | undefined>; body?: unknown; message: string } = { message: "" };
       for (let attempt = 0; attempt <= maxRetries; attempt++) {
@@ -108,6 +118,7 @@ export default function openaiCompatible(options: OpenAICompatibleOptions): Dire
             parsed = { error: { message: text.slice(0, 2000), type: "invalid_response", param: null, code: null } };
           }
           last = { status: res.statusCode, headers: res.headers, body: parsed, message: `HTTP ${res.statusCode}` };
+          if (flex && res.statusCode === 429) stats.unavailable++;
           if (RETRYABLE.has(res.statusCode) && attempt < maxRetries) continue;
           const requestId = res.headers["x-request-id"];
           return line(request, { status_code: res.statusCode, request_id: typeof requestId === "string" ? requestId : randomId("req_"), body: parsed }, null);

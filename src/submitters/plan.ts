@@ -3,7 +3,9 @@
  * counts, per model: lines, bytes, input tokens (OpenAI's own tokenizer via js-tiktoken for
  * OpenAI model families, counting chat messages the way the API does up to a few tokens; for
  * other families an estimate of 1 token per 4 characters, and the report says which), the
- * max output tokens the requests allow, chunks per batch backend, and the cost at batch prices.
+ * max output tokens the requests allow, chunks per batch backend, and the cost at the prices of a
+ * tier: batch (the default), flex or standard; a line whose body asks for `service_tier: "flex"` is
+ * priced at flex prices unless the tier is batch.
  */
 import { createReadStream } from "node:fs";
 import { getEncoding, type Tiktoken } from "js-tiktoken";
@@ -12,7 +14,7 @@ import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, GEMINI_BATCH_LIMITS, OPENAI_BATCH
 import { type BatchlineError, RecordValidationError } from "../core/errors.ts";
 import { locationOf, readJsonl } from "../core/jsonl.ts";
 import { flattenIssues } from "../core/stage.ts";
-import { type PriceTable, batchPrice } from "./prices.ts";
+import { type PriceTable, type PriceTier, type TierPrice, lineTier, tierPrice } from "./prices.ts";
 
 /** The tokenizer of a model family, or undefined for families whose tokenizer we do not ship. */
 export function encodingFor(model: string): "o200k_base" | "cl100k_base" | undefined {
@@ -69,8 +71,11 @@ export interface ModelPlan {
   /** Sum of max_tokens / max_completion_tokens; lines without one are counted in `withoutMaxTokens`. */
   maxOutputTokens: number;
   withoutMaxTokens: number;
+  /** The model's price at the plan's tier (flex lines are priced at flex prices). */
   price?: { key: string; input: number; output: number };
-  /** USD at batch prices: input, and output if every request used its whole max_tokens. */
+  /** Lines priced at flex prices (their body says service_tier flex). */
+  flexLines?: number;
+  /** USD at the tier's prices: input, and output if every request used its whole max_tokens. */
   inputCost?: number;
   maxOutputCost?: number;
 }
@@ -98,6 +103,8 @@ export interface Plan {
   bytes: number;
   chunks: Record<string, number>;
   models: ModelPlan[];
+  /** The prices the plan uses: batch, flex or standard. */
+  tier: PriceTier;
   priceTableDate: string;
   /** Input cost plus output at max_tokens, over the models the table prices. */
   maxCost: number;
@@ -110,6 +117,8 @@ export interface Plan {
 /** Options: the price table, and `outputTokens` to assume that many output tokens per request instead of max_tokens. */
 export interface PlanOptions {
   prices: PriceTable;
+  /** Price at batch (default), flex or standard prices. */
+  tier?: PriceTier;
   outputTokens?: number;
   /** The name the plan and its errors give the file (e.g. `<stdin>` for a spooled stdin); default: the path. */
   label?: string;
@@ -121,6 +130,13 @@ export interface PlanOptions {
   maxChunkLines?: number;
 }
 
+/** The output tokens a request may use: the --output-tokens assumption, else its max_tokens (or max_completion_tokens); undefined when it has none. */
+export function outputTokensOf(body: Record<string, unknown>, assumed?: number): number | undefined {
+  if (assumed !== undefined) return assumed;
+  const max = Number(body.max_tokens ?? body.max_completion_tokens ?? body.max_output_tokens);
+  return Number.isFinite(max) && max > 0 ? max : undefined;
+}
+
 /** Streams a request file and plans it; a bad line throws with file:line (custom_id). */
 export async function planRequests(path: string, options: PlanOptions): Promise<Plan> {
   const lineCap = (l: typeof OPENAI_BATCH_LIMITS) => ({ ...l, maxLines: Math.min(l.maxLines, options.maxChunkLines ?? Infinity) });
@@ -130,6 +146,14 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
   let lines = 0;
   let bytes = 0;
   const file = options.label ?? path;
+  const tier = options.tier ?? "batch";
+  const plan: Plan = { file, ...(options.outputTokens !== undefined ? { outputTokens: options.outputTokens } : {}), lines: 0, bytes: 0, chunks: {}, models: [], tier, priceTableDate: options.prices.date, maxCost: 0, inputCost: 0, unpriced: [] };
+  const prices = new Map<string, TierPrice | undefined>();
+  const priceOf = (model: string, t: PriceTier) => {
+    const key = `${t} ${model}`;
+    if (!prices.has(key)) prices.set(key, tierPrice(options.prices, model, t));
+    return prices.get(key);
+  };
   for await (const rec of readJsonl(createReadStream(path, { highWaterMark: 1 << 20 }), { file, ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}) })) {
     const parsed = BatchRequest.safeParse(rec.value);
     if (!parsed.success) {
@@ -159,25 +183,27 @@ export async function planRequests(path: string, options: PlanOptions): Promise<
     c.tokens += tokens;
     c.lines++;
     openaiChunks.set(openaiChunk, c);
-    const body = req.body as { max_tokens?: unknown; max_completion_tokens?: unknown };
-    const max = Number(body.max_tokens ?? body.max_completion_tokens);
-    if (options.outputTokens !== undefined) m.maxOutputTokens += options.outputTokens;
-    else if (Number.isFinite(max) && max > 0) m.maxOutputTokens += max;
+    const out = outputTokensOf(req.body, options.outputTokens);
+    if (out !== undefined) m.maxOutputTokens += out;
     else m.withoutMaxTokens++;
+    const t = lineTier(req.body, tier);
+    const price = priceOf(m.model, t);
+    if (!price) continue;
+    if (t === "flex" && tier !== "flex") m.flexLines = (m.flexLines ?? 0) + 1;
+    const shown = priceOf(m.model, tier) ?? price;
+    m.price ??= { key: shown.key, input: shown.input, output: shown.output };
+    const inputCost = (tokens / 1e6) * price.input;
+    const outputCost = ((out ?? 0) / 1e6) * price.output;
+    m.inputCost = (m.inputCost ?? 0) + inputCost;
+    m.maxOutputCost = (m.maxOutputCost ?? 0) + outputCost;
+    plan.inputCost += inputCost;
+    plan.maxCost += inputCost + outputCost;
   }
-  const plan: Plan = { file, ...(options.outputTokens !== undefined ? { outputTokens: options.outputTokens } : {}), lines, bytes, chunks: Object.fromEntries(planners.map((p) => [p.limits.name, p.count])), models: [...byModel.values()], priceTableDate: options.prices.date, maxCost: 0, inputCost: 0, unpriced: [] };
-  for (const m of plan.models) {
-    const price = batchPrice(options.prices, m.model);
-    if (!price) {
-      plan.unpriced.push(m.model);
-      continue;
-    }
-    m.price = price;
-    m.inputCost = (m.inputTokens / 1e6) * price.input;
-    m.maxOutputCost = (m.maxOutputTokens / 1e6) * price.output;
-    plan.inputCost += m.inputCost;
-    plan.maxCost += m.inputCost + m.maxOutputCost;
-  }
+  plan.chunks = Object.fromEntries(planners.map((p) => [p.limits.name, p.count]));
+  plan.lines = lines;
+  plan.bytes = bytes;
+  plan.models = [...byModel.values()];
+  plan.unpriced = plan.models.filter((m) => m.price === undefined).map((m) => m.model);
   if (options.enqueuedTokenLimit !== undefined) plan.enqueued = { limit: options.enqueuedTokenLimit, models: fitUnderLimit([...openaiChunks.values()], options.enqueuedTokenLimit) };
   return plan;
 }
@@ -216,7 +242,8 @@ export function formatPlan(plan: Plan): string[] {
   const out = [`${plan.file}: ${plan.lines} requests, ${(plan.bytes / 1e6).toFixed(1)} MB; chunks: ${Object.entries(plan.chunks).map(([b, n]) => `${b} ${n}`).join(", ")}`];
   for (const m of plan.models) {
     out.push(`  ${m.model}: ${m.lines} requests, ${m.inputTokens.toLocaleString("en-US")} input tokens (${m.tokenizer}), up to ${m.maxOutputTokens.toLocaleString("en-US")} output tokens${m.withoutMaxTokens ? ` (+ ${m.withoutMaxTokens} requests without max_tokens, not counted)` : ""}`);
-    if (m.price) out.push(`    batch price (${m.price.key}): ${usd(m.price.input)} / ${usd(m.price.output)} per 1M in/out -> input ${usd(m.inputCost!)}, output up to ${usd(m.maxOutputCost!)}`);
+    const flex = m.flexLines ? ` (${m.flexLines} line(s) asking for service_tier flex at flex prices)` : "";
+    if (m.price) out.push(`    ${plan.tier} price (${m.price.key}): ${usd(m.price.input)} / ${usd(m.price.output)} per 1M in/out -> input ${usd(m.inputCost!)}, output up to ${usd(m.maxOutputCost!)}${flex}`);
     else out.push(`    no price for ${m.model} in the table (add it with --price-table)`);
   }
   const unpriced = plan.unpriced.length > 0 ? ` (not counting ${plan.unpriced.length} model(s) without a price: ${plan.unpriced.join(", ")})` : "";
@@ -229,6 +256,6 @@ export function formatPlan(plan: Plan): string[] {
       if (e.overLimit > 0) out.push(`    ${e.overLimit} chunk(s) are over the limit on their own and would always fail with token_limit_exceeded: use --max-chunk-lines ${e.suggestChunkLines}`);
     }
   }
-  out.push(`estimated cost at batch prices (table of ${plan.priceTableDate}): input ${usd(plan.inputCost)}, at most ${usd(plan.maxCost)} ${outputAssumption(plan)}${unpriced}`);
+  out.push(`estimated cost at ${plan.tier} prices (table of ${plan.priceTableDate}): input ${usd(plan.inputCost)}, at most ${usd(plan.maxCost)} ${outputAssumption(plan)}${unpriced}`);
   return out;
 }

@@ -14,9 +14,11 @@ import { checkFileTarget, checkInputFile } from "../core/file-checks.ts";
 import { readJsonlLines } from "../core/jsonl.ts";
 import { acquireLock } from "../internal/run-lock.ts";
 import { type BatchJobSummary, runBatchJob } from "./batch-runner.ts";
-import { type DirectBackend, runDirectJob } from "./direct-runner.ts";
+import { type DirectBackend, type DirectBudget, runDirectJob } from "./direct-runner.ts";
 import { ANTHROPIC_API_VERSION, ANTHROPIC_API_VERSIONS } from "./anthropic-request.ts";
 import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./index.ts";
+import { type BatchProvider, checkOpenAIBatchProvider, completionWindowFor, providerFor } from "./providers.ts";
+import type { SubmitEvent } from "./submit-events.ts";
 import type { BatchBackend } from "./types.ts";
 import { submitThroughCache } from "../cache/cached-submit.ts";
 import { cacheScopeFor } from "../cache/cache-scope.ts";
@@ -73,6 +75,24 @@ export interface BackendOptions {
   cache?: string | boolean | undefined;
   /** What the cache key leaves out (default custom_id; the pass stays in). */
   cacheKeyIgnore?: string | undefined;
+  /** openai-compatible: `service_tier` sent with every request (flex: OpenAI's flex processing). */
+  serviceTier?: string | undefined;
+  /** openai-batch: the provider (providers.ts) whose limits and endpoints apply; default: from the base URL's host. */
+  provider?: string | undefined;
+  /** openai-batch: completion_window to ask for, within what the provider takes (default 24h). */
+  completionWindow?: string | undefined;
+}
+
+/** The service tiers OpenAI's chat and responses APIs take. */
+export const SERVICE_TIERS = ["auto", "default", "flex", "priority"] as const;
+
+/** The --service-tier of backend `name`, checked; refused for backends other than openai-compatible. */
+export function serviceTierFor(name: string, value: unknown): string | undefined {
+  const tier = text(value);
+  if (tier === undefined) return undefined;
+  if (name !== "openai-compatible") throw new UsageError(`--service-tier is for openai-compatible (synchronous calls), not ${name}: batch APIs have their own price`);
+  if (!(SERVICE_TIERS as readonly string[]).includes(tier)) throw new UsageError(`--service-tier ${tier}: expected ${SERVICE_TIERS.join(", ")}`);
+  return tier;
 }
 
 /** One submit: the request file (a path), the output, the backend's options, and where lines of progress go. */
@@ -81,7 +101,11 @@ export interface SubmitFileOptions extends BackendOptions {
   output: string;
   env: SubmitEnv;
   log?: (line: string) => void;
+  /** Structured progress (status snapshots and messages) for a renderer; see submit-events.ts. */
+  onEvent?: (event: SubmitEvent) => void;
   signal?: AbortSignal;
+  /** Direct backends: stop sending before spend passes a limit (see DirectBudget). */
+  budget?: DirectBudget;
   /** Leave out request lines that are not valid (or that the backend cannot send), reporting each here, instead of refusing the file (`--skip-bad`). */
   onBadLine?: (error: BatchlineError) => void;
 }
@@ -165,14 +189,29 @@ function batchCredentials(name: string, env: SubmitEnv): { apiKey: string; baseU
 }
 
 /** A batch backend by name, with its key and base URL from `env` (`baseUrl` wins over the env's), and for anthropic-batch its API version. */
-export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string): Promise<{ backend: BatchBackend; baseURL: string | null; apiVersion: string | null }> {
+export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: string, anthropicVersionFlag?: string, openai: { provider?: string | undefined; completionWindow?: string | undefined } = {}): Promise<{ backend: BatchBackend; baseURL: string | null; apiVersion: string | null }> {
   if (!isBatchBackend(name)) throw new UsageError(`unknown backend ${name}; backends: ${backendNames().join(", ")}`);
   const anthropicVersion = anthropicVersionFor(name, anthropicVersionFlag, env);
   const credentials = batchCredentials(name, env);
   const apiKey = credentials.apiKey;
   const baseURL = baseUrl ?? credentials.baseURL;
-  const backend = await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}) });
+  const provider = openaiProviderFor(name, openai.provider, openai.completionWindow, baseURL);
+  const backend = await BATCH_BACKENDS[name]({ apiKey, ...(baseURL ? { baseURL } : {}), ...(anthropicVersion ? { anthropicVersion } : {}), ...provider });
   return { backend, baseURL: baseURL ?? null, apiVersion: name === "anthropic-batch" ? (anthropicVersion ?? ANTHROPIC_API_VERSION) : null };
+}
+
+/** openai-batch's provider row and completion window, checked; --provider and --completion-window are refused on other backends. */
+function openaiProviderFor(name: string, given: unknown, window: unknown, baseURL: string | undefined): { provider?: BatchProvider; completionWindow?: string } {
+  const providerName = text(given);
+  const completionWindow = text(window);
+  if (name !== "openai-batch") {
+    if (providerName !== undefined) throw new UsageError(`--provider is for openai-batch (OpenAI-format batch providers), not ${name}`);
+    if (completionWindow !== undefined) throw new UsageError(`--completion-window is for openai-batch, not ${name}`);
+    return {};
+  }
+  const provider = providerFor(providerName, baseURL);
+  checkOpenAIBatchProvider(provider);
+  return { provider, completionWindow: completionWindowFor(provider, completionWindow) };
 }
 
 /**
@@ -182,8 +221,11 @@ export async function makeBatchBackend(name: string, env: SubmitEnv, baseUrl?: s
 export async function checkBackendOptions(name: string, options: BackendOptions, env: SubmitEnv): Promise<void> {
   checkBackendName(name);
   anthropicVersionFor(name, options.anthropicVersion, env);
+  serviceTierFor(name, options.serviceTier);
+  if (!isBatchBackend(name)) openaiProviderFor(name, options.provider, options.completionWindow, undefined);
   parseKeyIgnore(options.cacheKeyIgnore);
   if (isBatchBackend(name)) {
+    openaiProviderFor(name, options.provider, options.completionWindow, text(options.baseUrl) ?? batchCredentials(name, env).baseURL);
     batchCredentials(name, env);
     retryRounds(options.retryFailed);
     positive(options.maxChunkLines, "--max-chunk-lines");
@@ -239,7 +281,9 @@ async function makeDirectBackend(name: string, options: BackendOptions, env: Sub
   const timeout = positive(options.timeout, "--timeout");
   const retryBackoff = positive(options.retryBackoff, "--retry-backoff");
   const maxRetries = retries(options.maxRetries);
+  const serviceTier = serviceTierFor(name, options.serviceTier);
   return (await import("./openai-compatible.ts")).default({
+    ...(serviceTier ? { serviceTier } : {}),
     baseURL,
     ...(env.OPENAI_API_KEY ? { apiKey: env.OPENAI_API_KEY } : {}),
     ...(concurrency ? { concurrency: Math.floor(concurrency) } : {}),
@@ -318,10 +362,13 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       output,
       ...(concurrency ? { concurrency: Math.floor(concurrency) } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.budget ? { budget: options.budget } : {}),
       ...(log ? { log } : {}),
+      ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
     });
     const missing = backend.missing ?? [];
+    const unavailable = (backend as { stats?: { unavailable?: number } }).stats?.unavailable ?? 0;
     return {
       output: s.output,
       total: s.total,
@@ -330,11 +377,11 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       byCode: s.byCode,
       failedBatches: 0,
       missing,
-      line: `${s.output}: ${s.total} lines, ${s.succeeded} succeeded, ${s.failed} failed${codes(s.byCode)}; ${s.sent} sent, ${s.skipped} already answered; ${s.seconds.toFixed(1)} s`,
+      line: `${s.output}: ${s.total} lines, ${s.succeeded} succeeded, ${s.failed} failed${codes(s.byCode)}; ${s.sent} sent, ${s.skipped} already answered${unavailable ? `; ${unavailable} flex 429 (resource unavailable) answer(s) retried` : ""}; ${s.seconds.toFixed(1)} s`,
     };
   }
   const retryFailed = retryRounds(options.retryFailed);
-  const { backend, baseURL, apiVersion } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion));
+  const { backend, baseURL, apiVersion } = await makeBatchBackend(name, env, text(options.baseUrl), text(options.anthropicVersion), { provider: options.provider, completionWindow: options.completionWindow });
   const maxChunkLines = positive(options.maxChunkLines, "--max-chunk-lines");
   const maxChunkMb = positive(options.maxChunkMb, "--max-chunk-mb");
   const s = await runBatchJob(backend, {
@@ -352,6 +399,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
     tokenLimitRetries: wholeNumber(options.tokenLimitRetries, "--token-limit-retries", 8),
     ...(options.signal ? { signal: options.signal } : {}),
     ...(log ? { log } : {}),
+    ...(options.onEvent ? { onEvent: options.onEvent } : {}),
     ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
   });
   return { output: s.output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: [], line: batchSummaryLine(s) };

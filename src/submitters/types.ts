@@ -14,6 +14,8 @@ export interface ChunkRef {
   bytes: number;
   model: string;
   endpoint: string;
+  /** How messages name the chunk to a user (`chunk 4/40`); backends fall back to `key`. */
+  label?: string;
 }
 
 /** Where a remote batch is: still running, ended with results to fetch (completed, expired, cancelled), or failed as a whole. */

@@ -20,6 +20,7 @@ import { writeFileAtomic } from "../core/atomic-file.ts";
 import { BatchlineError, UsageError } from "../core/errors.ts";
 import { readJsonl } from "../core/jsonl.ts";
 import { definePipeline, evaluate, type EvalResult, type Step, type StepContext, type StepResult } from "../pipeline/index.ts";
+import { submitReporting } from "../pipeline/steps/submit.ts";
 import { submitFile } from "../submitters/submit-file.ts";
 import { backendOptionsOf } from "../pipeline/run-options.ts";
 import { createRunner, isRunnerName } from "../runners/index.ts";
@@ -128,7 +129,7 @@ async function phaseEnv(ctx: Ctx, phase: PhaseName): Promise<PhaseEnv> {
     },
     submit: async (requests, output, label) => {
       const backend = { concurrency: o.workers, ...backendOptionsOf(ctx.run), ...(o.replayAnswers ? { from: o.replayAnswers } : {}), ...ctx.stepOptions };
-      await submitFile(ctx.run.backend, { ...backend, requests, output, env: ctx.env, log: (line) => ctx.log(`${phase}: ${label}: ${line}`), ...(ctx.signal ? { signal: ctx.signal } : {}) });
+      await submitFile(ctx.run.backend, { ...backend, requests, output, env: ctx.env, ...submitReporting(ctx, `${phase}: ${label}`), ...(ctx.signal ? { signal: ctx.signal } : {}) });
     },
     log: (line) => ctx.log(line),
     ...(ctx.signal ? { signal: ctx.signal } : {}),

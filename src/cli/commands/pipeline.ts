@@ -7,9 +7,11 @@ import type { CAC } from "cac";
 import { BatchlineError, UsageError } from "../../core/errors.ts";
 import { formatPipelineReport, loadPipeline, pipelineHelp, pipelineList, pipelineNames, pipelineSchema, runPipeline } from "../../pipeline/index.ts";
 import { acceptOptions } from "../known-options.ts";
+import { createPipelineRenderer } from "../pipeline-board.ts";
+import { progressIntervalMs } from "../status-board.ts";
 
 /** Options of the command itself, not of the pipeline. */
-const OWN = new Set(["quiet", "q", "list", "help", "h"]);
+const OWN = new Set(["quiet", "q", "list", "help", "h", "verbose", "v", "progressInterval"]);
 
 /** Prints `pipeline --list` or `pipeline <name> --help` when argv asks for it; false otherwise. */
 export async function printPipelineHelp(argv: readonly string[]): Promise<boolean> {
@@ -39,7 +41,9 @@ export function registerPipeline(cli: CAC, env: NodeJS.ProcessEnv): void {
   const command = cli
     .command("pipeline [name]", `Run a whole pipeline with checkpoints, resume and retry rounds (${pipelineNames().join(", ")}; --list, <name> --help)`)
     .option("--list", "List the pipelines")
-    .option("-q, --quiet", "Only the report at the end");
+    .option("-q, --quiet", "Only the report at the end")
+    .option("-v, --verbose", "Submit steps: per-batch lines and every routine message")
+    .option("--progress-interval <s>", "When stderr is not a terminal: seconds between status lines of a running step (default 30; also on each state change)");
   acceptOptions(command, (args) => optionsOf(args[0]))
     .action(async (name: string | undefined, options: Record<string, unknown>) => {
       if (!name) throw new UsageError(`pipeline needs a name: ${pipelineNames().join(", ")} (batchline pipeline --list)`);
@@ -47,10 +51,14 @@ export function registerPipeline(cli: CAC, env: NodeJS.ProcessEnv): void {
       // A flag given twice counts once, the last time (as for every command).
       const raw = Object.fromEntries(Object.entries(options).filter(([k]) => !OWN.has(k)).map(([k, v]) => [k, Array.isArray(v) ? v[v.length - 1] : v]));
       const quiet = options.quiet === true;
-      const report = await runPipeline(definition, raw, {
-        env,
-        log: quiet ? () => {} : (line) => process.stderr.write(`pipeline: ${line}\n`),
-      });
+      const intervalMs = progressIntervalMs(options.progressInterval);
+      const renderer = quiet ? undefined : await createPipelineRenderer({ verbose: options.verbose === true, intervalMs });
+      let report;
+      try {
+        report = await runPipeline(definition, raw, { env, ...(renderer ? { onEvent: renderer.onEvent } : {}) });
+      } finally {
+        renderer?.close();
+      }
       process.stderr.write(formatPipelineReport(report).join("\n") + "\n");
       if (report.error) throw new BatchlineError(report.error);
     });

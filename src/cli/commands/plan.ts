@@ -3,7 +3,9 @@ import type { CAC } from "cac";
 import { INPUT_OPTION, inputPath } from "../io.ts";
 import { BatchlineError, type Location, UsageError } from "../../core/errors.ts";
 import { type Plan, formatPlan, planRequests } from "../../submitters/plan.ts";
-import { BUNDLED_PRICES, type PriceTable, loadPriceTable } from "../../submitters/prices.ts";
+import type { DirectBudget } from "../../submitters/direct-runner.ts";
+import { BUNDLED_PRICES, PRICE_TIERS, type PriceTable, type PriceTier, loadPriceTable } from "../../submitters/prices.ts";
+import { directBudget } from "../../submitters/usage-cost.ts";
 import { checkInputFile } from "../../core/file-checks.ts";
 import { stringOption } from "../options.ts";
 import { SkipLog, spoolStdin } from "./common.ts";
@@ -16,6 +18,8 @@ import { checkBackendName } from "../../submitters/submit-file.ts";
 /** Options shared by `plan` and `submit --max-cost`. */
 export interface CostOptions {
   priceTable?: string;
+  /** Price at batch (default), flex or standard prices. */
+  tier?: string;
   maxCost?: string | number;
   outputTokens?: string | number;
   enqueuedTokenLimit?: string | number;
@@ -42,9 +46,11 @@ async function planWith(path: string, options: CostOptions & { skipBad?: boolean
   if (enqueuedTokenLimit !== undefined && !(Number.isInteger(enqueuedTokenLimit) && enqueuedTokenLimit > 0)) throw new UsageError(`--enqueued-token-limit ${options.enqueuedTokenLimit}: expected a whole number of tokens (your organization's limit for the model)`);
   const maxChunkLines = options.maxChunkLines === undefined ? undefined : Number(options.maxChunkLines);
   if (maxChunkLines !== undefined && !(Number.isInteger(maxChunkLines) && maxChunkLines > 0)) throw new UsageError(`--max-chunk-lines ${options.maxChunkLines}: expected a whole number of lines > 0`);
+  const tier = tierOption(options.tier);
   const skipped = new SkipLog();
   const plan = await planRequests(path, {
     prices: await prices(options),
+    ...(tier ? { tier } : {}),
     ...(outputTokens !== undefined ? { outputTokens } : {}),
     ...(enqueuedTokenLimit !== undefined ? { enqueuedTokenLimit } : {}),
     ...(maxChunkLines !== undefined ? { maxChunkLines } : {}),
@@ -55,12 +61,31 @@ async function planWith(path: string, options: CostOptions & { skipBad?: boolean
   return plan;
 }
 
-/** Throws when --max-cost is given and the plan's estimate is above it (or cannot be priced). */
-function checkMaxCost(plan: Plan, options: CostOptions): void {
+function tierOption(value: unknown): PriceTier | undefined {
+  const tier = stringOption(value as string | undefined);
+  if (tier === undefined) return undefined;
+  if (!(PRICE_TIERS as readonly string[]).includes(tier)) throw new UsageError(`--tier ${tier}: expected ${PRICE_TIERS.join(", ")}`);
+  return tier as PriceTier;
+}
+
+/** The prices a submit pays: batch for batch backends; openai-compatible standard, or flex with --service-tier flex. */
+export function pricingTier(backend: string, serviceTier: unknown): PriceTier {
+  if (backend !== "openai-compatible") return "batch";
+  return stringOption(serviceTier as string | undefined) === "flex" ? "flex" : "standard";
+}
+
+/** A direct run's --max-cost budget (prices, tier, --output-tokens as the plan reads them). */
+export async function costBudget(options: CostOptions, tier: PriceTier): Promise<DirectBudget> {
+  const outputTokens = options.outputTokens === undefined ? undefined : Number(options.outputTokens);
+  return directBudget({ limit: maxCostOf(options)!, prices: await prices(options), tier, ...(outputTokens !== undefined ? { outputTokens } : {}) });
+}
+
+/** Throws when --max-cost is given and the plan's estimate is above it (or cannot be priced); `refuse: false` checks only the prices. */
+function checkMaxCost(plan: Plan, options: CostOptions, refuse = true): void {
   const limit = maxCostOf(options);
   if (limit === undefined) return;
   if (plan.unpriced.length > 0) throw new BatchlineError(`--max-cost ${limit}: no price for ${plan.unpriced.join(", ")}; add it with --price-table <file>`);
-  if (plan.maxCost > limit) {
+  if (refuse && plan.maxCost > limit) {
     const output = plan.outputTokens === undefined ? "at max_tokens" : `at ${plan.outputTokens} tokens per request`;
     const hint = plan.outputTokens === undefined ? " (use --output-tokens N to assume N output tokens per request)" : "";
     throw new BatchlineError(`estimated cost up to $${plan.maxCost.toFixed(2)} (input $${plan.inputCost.toFixed(2)} + output ${output}) is above --max-cost ${limit}; nothing was sent${hint}`);
@@ -68,11 +93,11 @@ function checkMaxCost(plan: Plan, options: CostOptions): void {
 }
 
 /** Plans a request file; with --max-cost, throws when the worst case (or the --output-tokens assumption) is above it. */
-export async function checkCost(path: string, options: CostOptions & { skipBad?: boolean }): Promise<Plan> {
+export async function checkCost(path: string, options: CostOptions & { skipBad?: boolean }, how: { refuse?: boolean } = {}): Promise<Plan> {
   maxCostOf(options);
   // with --skip-bad the bad lines are reported once, by the submit that follows
   const plan = await planWith(path, options, undefined, true);
-  checkMaxCost(plan, options);
+  checkMaxCost(plan, options, how.refuse ?? true);
   return plan;
 }
 
@@ -101,8 +126,9 @@ export type PlanEnv = CacheEnv & Record<string, string | undefined>;
 
 export function registerPlan(cli: CAC, env: PlanEnv = {}): void {
   cli
-    .command("plan [requests]", "Lines, bytes, chunks per backend, input tokens and the cost at batch prices of a request file")
+    .command("plan [requests]", "Lines, bytes, chunks per backend, input tokens and the cost (at batch prices, or --tier) of a request file")
     .option("--price-table <file>", "JSON price table to use instead of the bundled, dated one")
+    .option("--tier <tier>", "Price at batch (default), flex or standard prices; lines asking for service_tier flex are priced at flex unless batch")
     .option("--max-cost <usd>", "Exit 1 if the estimated cost is above this")
     .option("--output-tokens <n>", "Assume n output tokens per request (default: each request's max_tokens, the worst case)")
     .option("--enqueued-token-limit <tokens>", "OpenAI's enqueued-token limit for the model: say how many chunks can be in flight at once")

@@ -40,10 +40,10 @@ interface ServeOptions {
   quiet?: boolean;
 }
 
-function intOption(value: unknown, flag: string, min = 0): number | undefined {
+function intOption(value: unknown, flag: string, min = 0, max = Number.MAX_SAFE_INTEGER): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (!Number.isInteger(n) || n < min) throw new UsageError(`${flag} ${String(value)}: expected a whole number >= ${min}`);
+  if (!Number.isInteger(n) || n < min || n > max) throw new UsageError(`${flag} ${String(value)}: expected a whole number ${max === Number.MAX_SAFE_INTEGER ? `>= ${min}` : `from ${min} to ${max}`}`);
   return n;
 }
 
@@ -94,6 +94,7 @@ export async function serveOptions(
   const upstream = stringOption(options.upstream);
   const replay = stringOption(options.replay);
   if ((upstream === undefined) === (replay === undefined)) throw new UsageError("serve needs exactly one of --upstream <chat base url> or --replay <output.jsonl>");
+  if (upstream !== undefined && !/^https?:\/\/[^/]/i.test(upstream)) throw new UsageError(`serve --upstream ${upstream}: expected an http:// or https:// base URL, e.g. http://127.0.0.1:8000/v1`);
   const host = stringOption(options.host) ?? "127.0.0.1";
   const keys = await apiKeys(options, env);
   if (keys.length === 0 && !isLoopback(host)) {
@@ -139,7 +140,7 @@ export async function serveOptions(
     executor,
     faults,
     host,
-    port: intOption(options.port, "--port") ?? 0,
+    port: intOption(options.port, "--port", 0, 65535) ?? 0,
     concurrency: intOption(options.concurrency, "--concurrency", 1) ?? 16,
     ...(dataDir ? { dataDir } : {}),
     apiKeys: keys,

@@ -4,7 +4,7 @@
  * record is either a line for `out` or a failure record for `failures`; the report counts both.
  */
 import { createReadStream } from "node:fs";
-import { mkdir } from "node:fs/promises";
+import { mkdir, stat } from "node:fs/promises";
 import { dirname } from "node:path";
 import { writeFileAtomic } from "../../core/atomic-file.ts";
 import { UsageError } from "../../core/errors.ts";
@@ -60,7 +60,23 @@ export function stage<Options = any, Out = any>(name: string, stageName: string,
     async run(ctx): Promise<StepResult> {
       const definition = await loadStage(stageName);
       if (!definition) throw new UsageError(`stage step ${name}: no stage ${stageName} under stages/`);
-      const input = o.source ? await o.source(ctx) : { label: ctx.file(o.in!), records: readJsonl(createReadStream(ctx.file(o.in!)), { file: ctx.file(o.in!) }) };
+      // How far through its input file the stage is (bytes read / size), for the progress bar.
+      let fraction: () => number | undefined = () => undefined;
+      let input: { label: string; records: AsyncIterable<JsonlRecord> };
+      if (o.source) input = await o.source(ctx);
+      else {
+        const path = ctx.file(o.in!);
+        const size = (await stat(path).catch(() => undefined))?.size; // a missing file fails below, as it always did
+        let read = 0;
+        async function* counted(): AsyncGenerator<Buffer> {
+          for await (const chunk of createReadStream(path)) {
+            read += (chunk as Buffer).length;
+            yield chunk as Buffer;
+          }
+        }
+        fraction = () => (size === undefined ? undefined : size > 0 ? read / size : 1);
+        input = { label: path, records: readJsonl(counted(), { file: path }) };
+      }
       const side = o.side ? await o.side(ctx) : undefined;
       let lines = 0;
       const failures: string[] = [];
@@ -70,7 +86,7 @@ export function stage<Options = any, Out = any>(name: string, stageName: string,
         async function* written(): AsyncGenerator<string> {
           for await (const record of outputs) {
             const r = o.split ? o.split(record as Out) : { line: record };
-            ctx.progress(lines + failures.length + 1, "records");
+            ctx.progress(lines + failures.length + 1, "records", fraction());
             if ("failure" in r) {
               failures.push(JSON.stringify(r.failure));
               byReason[r.failure.reason] = (byReason[r.failure.reason] ?? 0) + 1;

@@ -8,7 +8,9 @@ import { rm } from "node:fs/promises";
 import { removeCacheWork, staleCacheWork } from "../../cache/cached-submit.ts";
 import { journalPathFor } from "../../submitters/direct-runner.ts";
 import { loadState, statePathFor } from "../../submitters/state.ts";
+import type { SubmitEvent } from "../../submitters/submit-events.ts";
 import { submitFile } from "../../submitters/submit-file.ts";
+import { tierOfBackend } from "../../submitters/usage-cost.ts";
 import { writeLines } from "./stage.ts";
 import { answerOutcomes, countLines, customIds, submitUsage } from "../files.ts";
 import { HASHED_BACKEND_OPTIONS, backendOptionsOf } from "../run-options.ts";
@@ -50,6 +52,19 @@ export function submitOptionsFor<Options>(ctx: StepContext<Options>, o: SubmitSt
   return { ...backendOptionsOf(ctx.run), ...(from ? { from } : {}), ...ctx.stepOptions };
 }
 
+/**
+ * How a step's `submitFile` reports: its lines to the step's log under `prefix`; when the run has
+ * an event subscriber, the runner's lines come to it as submit events instead (the status block),
+ * and only the other lines (the run lock) stay log lines.
+ */
+export function submitReporting(ctx: StepContext<any>, prefix: string): { log: (line: string) => void; onEvent?: (event: SubmitEvent) => void } {
+  const onEvent = ctx.onSubmitEvent;
+  const log = (line: string): void => {
+    if (!(onEvent && line.startsWith("["))) ctx.log(`${prefix}: ${line}`);
+  };
+  return onEvent ? { log, onEvent } : { log };
+}
+
 /** A submit step named `name`. */
 export function submit<Options = any>(name: string, o: SubmitStepOptions<Options>): Step<Options> & { submitOptions: SubmitStepOptions<Options> } {
   return {
@@ -72,9 +87,9 @@ export function submit<Options = any>(name: string, o: SubmitStepOptions<Options
       if ((await countLines(requests)) === 0) {
         await writeLines(output, []);
       } else {
-        ({ fromCache = 0 } = await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, log: (line) => ctx.log(`${ctx.name}: ${line}`), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
+        ({ fromCache = 0 } = await submitFile(ctx.run.backend, { ...submitOptionsFor(ctx, o), requests, output, env: ctx.env, ...submitReporting(ctx, ctx.name), ...(ctx.signal ? { signal: ctx.signal } : {}) }));
       }
-      const usage = await submitUsage(output, prices);
+      const usage = await submitUsage(output, prices, tierOfBackend(ctx.run.backend));
       // fromCache: lines the request cache answered (not sent, not paid for this time)
       return { produced: usage.succeeded, summary: { ...usage, ...(fromCache > 0 ? { fromCache } : {}) } };
     },
