@@ -4,6 +4,7 @@
  * and the stage options of the Kimi-Dev batch rollout scripts with their defaults.
  */
 import { z } from "zod";
+import { EncodedJson } from "../src/core/raw-json.ts";
 import { BatchRequest } from "./batch-request.ts";
 
 /** Why an instance/pass produced nothing, at which stage. */
@@ -20,15 +21,18 @@ export type AgentlessFailure = z.infer<typeof AgentlessFailure>;
 export const GenOutput = z.union([z.strictObject({ kind: z.literal("request"), request: BatchRequest }), z.strictObject({ kind: z.literal("failure"), failure: AgentlessFailure })]);
 export type GenOutput = z.infer<typeof GenOutput>;
 
+/** A string, or a string already encoded as JSON by a proc_step2 worker (src/core/raw-json.ts): whole-file texts. */
+const Text = z.union([z.string(), z.custom<EncodedJson>((v) => v instanceof EncodedJson, "expected a string")]);
+
 /** Bugfixer `output_<pass>_processed.jsonl` line. */
 export const BugfixSample = z.strictObject({
   model_name_or_path: z.string(),
   instance_id: z.string(),
   model_patch: z.string(),
   raw_model_patch: z.string(),
-  original_file_content: z.array(z.string()),
+  original_file_content: z.array(Text),
   edited_files: z.array(z.string()),
-  new_file_content: z.array(z.string()),
+  new_file_content: z.array(Text),
 });
 export type BugfixSample = z.infer<typeof BugfixSample>;
 
@@ -36,10 +40,10 @@ export type BugfixSample = z.infer<typeof BugfixSample>;
 export const ReproductionSample = z.strictObject({
   model_name_or_path: z.string(),
   instance_id: z.string(),
-  test_patch: z.string(),
-  raw_test_patch: z.string(),
+  test_patch: Text,
+  raw_test_patch: Text,
   test_func_name: z.string().nullable(),
-  original_file_content: z.string(),
+  original_file_content: Text,
 });
 export type ReproductionSample = z.infer<typeof ReproductionSample>;
 

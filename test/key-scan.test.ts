@@ -205,3 +205,45 @@ describe("mergeJsonlByKey with the byte scan", () => {
     }
   });
 });
+
+describe("coverage's readers (src/pipeline/files.ts) with the byte scan", () => {
+  it("customIds and answerOutcomes give what a full parse of every line gives", async () => {
+    const { customIds, answerOutcomes } = await import("../src/pipeline/files.ts");
+    const { failureCode } = await import("../src/internal/replay-index.ts");
+    const { dir, cleanup } = await tempDir();
+    try {
+      const valid = TRICKY.filter((l) => parsedIds(l) !== "invalid");
+      const requests = join(dir, "requests.jsonl");
+      await writeFile(requests, valid.join("\r\n") + "\n\n");
+      assert.deepEqual(await customIds(requests), valid.map((l) => (parsedIds(l) as { customId?: string }).customId).filter((id) => id !== undefined));
+      assert.deepEqual(await customIds(join(dir, "absent.jsonl")), []);
+      const answers = [
+        '{"id":"r1","custom_id":"a","response":{"status_code":200,"request_id":"q","body":{"custom_id":"inner","x":"\\"custom_id\\":\\"z\\""}},"error":null}',
+        '{"id":"r2","custom_id":"b","response":null,"error":{"code":"batch_expired","message":"expired"}}',
+        '{"id":"r3","custom_id":"c","response":{"status_code":500,"request_id":"q","body":{}},"error":null}',
+        '{"id":"r4","custom_id":"d","response":{"status_code":200,"body":{}},"error":null}',
+        '{"id":"r5","custom\\u005fid":"e","response":{"status_code":200,"request_id":"q","body":{}},"error":null}',
+        '{"id":"r6","custom_id":"a","response":null,"error":{"code":"server_error","message":"late failure"}}',
+        '{"id":"r7","custom_id":"b","response":{"status_code":200,"request_id":"q","body":{}},"error":null}',
+        '{"id":"r8","custom_id":"f","response":{"status_code":200,"request_id":"q","body":{}},"error":{"code":"x","message":"both"}}',
+        '{"id":"r9","custom_id":42,"response":{"status_code":200,"request_id":"q","body":{}},"error":null}',
+        '{"id":"r10","custom_id":"g","custom_id":"h","response":{"status_code":200,"request_id":"q","body":{}},"error":null}',
+      ];
+      const outputs = [join(dir, "out.jsonl"), join(dir, "round1-out.jsonl")];
+      await writeFile(outputs[0]!, answers.slice(0, 6).join("\n") + "\n");
+      await writeFile(outputs[1]!, answers.slice(6).join("\r\n"));
+      const expected = new Map<string, string>();
+      for (const line of answers.map((l) => JSON.parse(l) as BatchOutput)) {
+        if (typeof line.custom_id !== "string") continue;
+        const good = isSuccess(line);
+        if (expected.get(line.custom_id) === "ok" && !good) continue;
+        expected.set(line.custom_id, good ? "ok" : failureCode(line));
+      }
+      assert.deepEqual(await answerOutcomes(outputs), expected);
+      await writeFile(outputs[1]!, '{"id":"r1","custom_id":"a"\n');
+      await assert.rejects(answerOutcomes(outputs), /round1-out\.jsonl:1\b.*not valid JSON/);
+    } finally {
+      await cleanup();
+    }
+  });
+});

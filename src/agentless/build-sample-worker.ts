@@ -1,10 +1,36 @@
-/** Worker-thread entry for `buildSample`: `{id, job}` in, `{id, result}` (or `{id, error}`) out. */
+/**
+ * Worker-thread entry for `buildSample` (sample-pool.ts): cache messages `{cache}` / `{drop}` keep
+ * the files jobs refer to by id; `{id, job}` in, `{id, result}` (or `{id, error}`) out.
+ */
 import { parentPort } from "node:worker_threads";
-import { type SampleJob, buildSample } from "./build-sample.ts";
+import { buildSample, resultBuffers } from "./build-sample.ts";
+import type { CacheMessage, WireJob } from "./sample-pool.ts";
 
-parentPort!.on("message", (message: { id: number; job: SampleJob }) => {
+const cache = new Map<string, string | string[]>();
+
+function cached<T extends string | string[]>(id: string): T {
+  const value = cache.get(id);
+  if (value === undefined) throw new Error(`no cached file ${JSON.stringify(id)}`);
+  return value as T;
+}
+
+parentPort!.on("message", (message: { id: number; job: WireJob } | CacheMessage) => {
+  if ("cache" in message) {
+    for (const [id, value] of message.cache) cache.set(id, value);
+    return;
+  }
+  if ("drop" in message) {
+    for (const id of message.drop) cache.delete(id);
+    return;
+  }
   try {
-    parentPort!.postMessage({ id: message.id, result: buildSample(message.job) });
+    const { fileIds, allRepoPathsId, ...rest } = message.job;
+    const files: Record<string, string | null> = {};
+    for (const [key, id] of Object.entries(fileIds)) files[key] = id === null ? null : cached<string>(id);
+    const job = { ...rest, files, ...(allRepoPathsId !== undefined ? { allRepoPaths: cached<string[]>(allRepoPathsId) } : {}) };
+    const result = buildSample(job);
+    // The encoded file texts move to the main thread without a copy.
+    parentPort!.postMessage({ id: message.id, result }, resultBuffers(result));
   } catch (err) {
     parentPort!.postMessage({ id: message.id, error: (err as Error).stack ?? String(err) });
   }

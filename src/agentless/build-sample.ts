@@ -1,8 +1,11 @@
 /**
  * The CPU-heavy part of proc_step2, as a pure function of plain data so it can run on a worker
  * thread: parse SEARCH/REPLACE edits, apply them to the files they name, and build the git diff
- * (bugfixer) or the reproduce_bug.py new-file diff (testwriter).
+ * (bugfixer) or the reproduce_bug.py new-file diff (testwriter). Whole-file texts in the result
+ * come as UTF-8 JSON bytes (src/core/raw-json.ts), so that on a worker thread the encoding happens
+ * there and the main thread, which writes the records, only splices the bytes in.
  */
+import { encodeJson } from "../core/raw-json.ts";
 import { applyEdits, normalizeEditPath } from "./apply-edits.ts";
 import { buildGitDiff } from "./git-diff.ts";
 import { isTestPath } from "./repo-structure.ts";
@@ -13,6 +16,8 @@ import { parseSearchReplace } from "./search-replace.ts";
 /** One job: the answer, the files its edits may touch (structure key -> text, null when unusable) and their repository paths. */
 export interface SampleJob {
   role: "bugfixer" | "testwriter";
+  /** Where `files` and `allRepoPaths` come from (the instance id): a worker is sent each file of a source once. */
+  source?: string;
   answer: string;
   files: Record<string, string | null>;
   repoPaths: Record<string, string>;
@@ -25,10 +30,17 @@ export interface SampleJob {
   testFile?: string;
 }
 
-/** The result: patch data, or a failure reason with detail; `notes` list edits not applied. */
+/** A string as UTF-8 JSON bytes: `encodeJson(s)`. */
+export type JsonBytes = Uint8Array;
+
+/**
+ * The result: patch data, or a failure reason with detail; `notes` list edits not applied. Whole
+ * files are JSON text: the bugfixer's old and new file contents; the testwriter's new-file patch,
+ * its script in a ```python fence (`raw_test_patch`), and the test file before and after.
+ */
 export type SampleResult =
-  | { ok: true; role: "bugfixer"; patch: string; files: { path: string; oldText: string; newText: string }[]; notes: string[] }
-  | { ok: true; role: "testwriter"; patch: string; script: string; testFuncName: string | null; testKey: string; original: string; edited: string; notes: string[] }
+  | { ok: true; role: "bugfixer"; patch: string; files: { path: string; oldJson: JsonBytes; newJson: JsonBytes }[]; notes: string[] }
+  | { ok: true; role: "testwriter"; patchJson: JsonBytes; fencedScriptJson: JsonBytes; testFuncName: string | null; testKey: string; originalJson: JsonBytes; editedJson: JsonBytes; notes: string[] }
   | { ok: false; reason: string; detail: string; notes: string[] };
 
 /** The structure keys an edit path may resolve to (as apply-edits tries them, resolve-path.ts). */
@@ -57,7 +69,7 @@ export function buildSample(job: SampleJob): SampleResult {
 
   if (job.role === "bugfixer") {
     const patch = buildGitDiff(changed.map((f) => ({ path: f.path, oldText: f.oldText, newText: f.newText })));
-    return { ok: true, role: "bugfixer", patch, files: changed.map((f) => ({ path: f.path, oldText: f.oldText ?? "", newText: f.newText })), notes };
+    return { ok: true, role: "bugfixer", patch, files: changed.map((f) => ({ path: f.path, oldJson: encodeJson(f.oldText ?? ""), newJson: encodeJson(f.newText) })), notes };
   }
   // The test file step 1 chose, else an edited test file; a non-test source file never becomes the test.
   const test = (job.testFile ? changed.find((f) => f.key === job.testFile) : undefined) ?? changed.find((f) => isTestPath(f.path));
@@ -66,5 +78,27 @@ export function buildSample(job: SampleJob): SampleResult {
   const known = new Set(job.allRepoPaths ?? []);
   const repro = makeReproductionTest({ content: test.newText, path: test.path, oldContent: test.oldText, hasFile: (p) => known.has(p) });
   notes.push(...repro.warnings);
-  return { ok: true, role: "testwriter", patch: repro.patch, script: repro.script, testFuncName: repro.testFuncName, testKey: test.key, original: test.oldText ?? "", edited: test.newText, notes };
+  return {
+    ok: true,
+    role: "testwriter",
+    patchJson: encodeJson(repro.patch),
+    fencedScriptJson: encodeJson(fencedPython(repro.script)),
+    testFuncName: repro.testFuncName,
+    testKey: test.key,
+    originalJson: encodeJson(test.oldText ?? ""),
+    editedJson: encodeJson(test.newText),
+    notes,
+  };
+}
+
+/** The buffers of a result's encoded texts, to transfer instead of copy. */
+export function resultBuffers(result: SampleResult): ArrayBuffer[] {
+  if (!result.ok) return [];
+  const arrays = result.role === "bugfixer" ? result.files.flatMap((f) => [f.oldJson, f.newJson]) : [result.patchJson, result.fencedScriptJson, result.originalJson, result.editedJson];
+  return arrays.map((a) => a.buffer as ArrayBuffer);
+}
+
+/** Code in a ```python fence, as Agentless's reproduction-test scripts read `raw_test_patch`. */
+function fencedPython(code: string): string {
+  return `\`\`\`python\n${code}${code.endsWith("\n") || code === "" ? "" : "\n"}\`\`\``;
 }

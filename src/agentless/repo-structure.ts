@@ -247,6 +247,8 @@ export class RepoStructure {
   readonly topFolder: string | undefined;
   readonly structure: StructureDirNode;
   readonly #files: Map<string, PythonFileNode>;
+  /** File texts rebuilt so far (`get` joins a file's lines once). */
+  readonly #texts = new Map<string, string | null>();
   /** Direct children of the top folder that are root files. */
   readonly #rootFiles: ReadonlySet<string>;
   /** First-level folders that hold something, in byte order. */
@@ -296,7 +298,10 @@ export class RepoStructure {
   /** The rebuilt content of a Python file (see `pythonFileContent`); null when unusable, undefined when not a Python file here. */
   get(path: string): string | null | undefined {
     const node = this.#files.get(path);
-    return node === undefined ? undefined : pythonFileContent(node);
+    if (node === undefined) return undefined;
+    let text = this.#texts.get(path);
+    if (text === undefined) this.#texts.set(path, (text = pythonFileContent(node)));
+    return text;
   }
 
   /** Like `get`, with the reason spelled out for failure records. */

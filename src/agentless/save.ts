@@ -16,6 +16,7 @@ import { type AtomicFile, openAtomic, writeFileAtomic } from "../core/atomic-fil
 import { joinLines, readRawLines, writeChunks } from "../core/jsonl.ts";
 import { keySet } from "../core/key-scan.ts";
 import { scanFields } from "../core/line-ids.ts";
+import { jsonLine } from "../core/raw-json.ts";
 import { mergeJsonlByKey } from "./merge-file.ts";
 import type { Role } from "./steps.ts";
 
@@ -53,7 +54,7 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
     return f;
   };
   // samples/ files are written SAMPLE_BATCH at a time, each still atomically; a later line for the same custom_id wins.
-  const samples = new Map<string, string>();
+  const samples = new Map<string, string | Buffer>();
   const flushSamples = async () => {
     const batch = [...samples];
     samples.clear();
@@ -65,8 +66,8 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
       if (out.kind === "sample") {
         summary.samples++;
         succeeded.add(out.custom_id);
-        await writeChunks(file.stream, [JSON.stringify(out.sample) + "\n"]);
-        samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), JSON.stringify(out.record) + "\n");
+        await writeChunks(file.stream, [jsonLine(out.sample)]);
+        samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), jsonLine(out.record));
       } else {
         const f = out.failure;
         summary.failures++;

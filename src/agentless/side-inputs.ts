@@ -7,18 +7,16 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { homedir } from "node:os";
-import { extname } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { SweBenchRow } from "../../schemas/swe-bench-row.ts";
 import { type Shard, compareBytes, inRange, inShard, needsIdList, parseRangeBound, parseShard, resolveRange } from "../core/custom-id.ts";
 import { UsageError } from "../core/errors.ts";
 import { type JsonlRecord, recordIdOf } from "../core/jsonl.ts";
 import { hubOptionsFromEnv, resolveHubSplit } from "../datasets/hub.ts";
 import { loadDataset, parseDatasetSpec } from "../datasets/load.ts";
-import { WorkerPool } from "../internal/worker-pool.ts";
 import { type SampleJob, type SampleResult, buildSample } from "./build-sample.ts";
 import { type PromptStep, STEP1_PLACEHOLDERS, checkTemplate, templateText } from "./prompts.ts";
 import { RepoStructureLoader } from "./repo-structure.ts";
+import { SamplePool } from "./sample-pool.ts";
 import { type Step1Choice, readStep1Choices } from "./step1-choices.ts";
 import type { AgentlessSide, Role } from "./steps.ts";
 
@@ -119,9 +117,8 @@ export async function loadPromptTemplates(stage: AgentlessStage, files: PromptTe
 /** Builds samples inline (1 worker) or on a pool of worker threads; `close` ends the pool. */
 export function sampleBuilder(workers: number): { build: (job: SampleJob) => Promise<SampleResult>; close: () => Promise<void> } {
   if (!(workers > 1)) return { build: async (job) => buildSample(job), close: async () => {} };
-  const ext = extname(fileURLToPath(import.meta.url)); // .ts from src/, .js from dist/
-  const pool = new WorkerPool<SampleJob, SampleResult>(new URL(`./build-sample-worker${ext}`, import.meta.url), Math.floor(workers));
-  return { build: (job) => pool.run(job), close: () => pool.close() };
+  const pool = new SamplePool(Math.floor(workers));
+  return { build: (job) => pool.build(job), close: () => pool.close() };
 }
 
 /** The testwriter's step-1 choices from one or more step-1 outputs (later files win: retry rounds). */

@@ -18,6 +18,7 @@ import { type RepoStructure, type RepoStructureLoader, StructureError, isTestPat
 import { parseSearchReplace, searchReplaceText } from "./search-replace.ts";
 import { goldResults } from "./gold-results.ts";
 import { mapOrdered } from "../internal/worker-pool.ts";
+import { EncodedJson } from "../core/raw-json.ts";
 
 export type Role = "bugfixer" | "testwriter";
 
@@ -173,11 +174,6 @@ export function procStep2(role: Role, window: (options: AgentlessOptions) => num
   };
 }
 
-/** Code in a ```python fence, as Agentless's reproduction-test scripts read `raw_test_patch`. */
-function fencedPython(code: string): string {
-  return `\`\`\`python\n${code}${code.endsWith("\n") || code === "" ? "" : "\n"}\`\`\``;
-}
-
 /** The model that wrote an answer: the response body's `model`, else --model_name. */
 function answeringModel(line: BatchOutput, options: AgentlessOptions): string {
   const model = (line.response?.body as { model?: unknown } | null | undefined)?.model;
@@ -201,7 +197,7 @@ async function processOne(role: Role, line: BatchOutput, options: AgentlessOptio
       repoPaths[key] = p.structure.repoPath(key);
     }
   }
-  const job: SampleJob = { role, answer: p.answer, files, repoPaths, folders, ...(p.structure.topFolder ? { topFolder: p.structure.topFolder } : {}) };
+  const job: SampleJob = { role, source: p.instanceId, answer: p.answer, files, repoPaths, folders, ...(p.structure.topFolder ? { topFolder: p.structure.topFolder } : {}) };
   const { customId, instanceId, pass } = p;
   let modelFoundFiles: string[] = [];
   if (role === "testwriter") {
@@ -219,7 +215,7 @@ async function processOne(role: Role, line: BatchOutput, options: AgentlessOptio
   if (!r.ok) return fail(failure(customId, instanceId, stage, r.reason, r.detail), p.raw);
   const srText = searchReplaceText(p.answer);
   if (r.role === "bugfixer") {
-    const sample = { model_name_or_path: model, instance_id: instanceId, model_patch: r.patch, raw_model_patch: srText, original_file_content: r.files.map((f) => f.oldText), edited_files: r.files.map((f) => f.path), new_file_content: r.files.map((f) => f.newText) };
+    const sample = { model_name_or_path: model, instance_id: instanceId, model_patch: r.patch, raw_model_patch: srText, original_file_content: r.files.map((f) => new EncodedJson(f.oldJson)), edited_files: r.files.map((f) => f.path), new_file_content: r.files.map((f) => new EncodedJson(f.newJson)) };
     const gold = p.row.patch;
     const record = {
       custom_id: customId,
@@ -237,14 +233,15 @@ async function processOne(role: Role, line: BatchOutput, options: AgentlessOptio
     };
     return { kind: "sample", custom_id: customId, pass, role, sample, record };
   }
-  const sample = { model_name_or_path: model, instance_id: instanceId, test_patch: r.patch, raw_test_patch: fencedPython(r.script), test_func_name: r.testFuncName, original_file_content: r.original };
+  const original = new EncodedJson(r.originalJson);
+  const sample = { model_name_or_path: model, instance_id: instanceId, test_patch: new EncodedJson(r.patchJson), raw_test_patch: new EncodedJson(r.fencedScriptJson), test_func_name: r.testFuncName, original_file_content: original };
   const record = {
     custom_id: customId,
     raw_answer: p.raw,
     search_replace_text: srText,
     model_found_files: modelFoundFiles,
     found_files: [r.testKey],
-    file_contentes_dict: { [r.testKey]: { old_content: r.original, new_content: r.edited } },
+    file_contentes_dict: { [r.testKey]: { old_content: original, new_content: new EncodedJson(r.editedJson) } },
     ...sample, // instance_id among them
     notes: r.notes,
   };

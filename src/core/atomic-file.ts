@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, rename, rm } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { finished } from "node:stream/promises";
 import { checkFileTarget } from "./file-checks.ts";
@@ -73,14 +73,31 @@ export async function openAtomic(path: string): Promise<AtomicFile> {
 }
 
 /** Writes all chunks to `path` atomically; on any error the target is left untouched. */
-export async function writeFileAtomic(path: string, chunks: AsyncIterable<string | Uint8Array> | string): Promise<void> {
+export async function writeFileAtomic(path: string, chunks: AsyncIterable<string | Uint8Array> | string | Uint8Array): Promise<void> {
+  if (typeof chunks === "string" || chunks instanceof Uint8Array) return writeWholeFileAtomic(path, chunks);
   const file = await openAtomic(path);
   try {
-    if (typeof chunks === "string") file.stream.write(chunks);
-    else await writeChunks(file.stream, chunks);
+    await writeChunks(file.stream, chunks);
     await file.commit();
   } catch (err) {
     await file.abort();
     throw err;
+  }
+}
+
+/** `writeFileAtomic` of text already in memory: one write to the temp file, no stream (many small files). */
+async function writeWholeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
+  await checkFileTarget(path);
+  await mkdir(dirname(path), { recursive: true });
+  const tempPath = tempPathFor(path);
+  OPEN_TEMP_FILES.add(tempPath);
+  try {
+    await writeFile(tempPath, data, { flag: "wx" });
+    await rename(tempPath, path);
+  } catch (err) {
+    await rm(tempPath, { force: true });
+    throw err;
+  } finally {
+    OPEN_TEMP_FILES.delete(tempPath);
   }
 }

@@ -35,7 +35,8 @@ export function keySet(names: readonly string[]): KeySet {
 class Unsure extends Error {}
 const UNSURE = new Unsure();
 
-let buf: Buffer = Buffer.alloc(0);
+const EMPTY = Buffer.alloc(0);
+let buf: Buffer = EMPTY;
 let pos = 0;
 let end = 0;
 
@@ -51,6 +52,16 @@ function skipWs(): void {
 function skipString(): void {
   const open = pos;
   let from = pos + 1;
+  // Short strings (keys, ids, numbers as text) end within a few bytes: a loop beats a call into indexOf.
+  const near = Math.min(from + 32, end);
+  for (let i = from; i < near; i++) {
+    const b = buf[i];
+    if (b === BACKSLASH) break;
+    if (b === QUOTE) {
+      pos = i + 1;
+      return;
+    }
+  }
   for (;;) {
     const q = buf.indexOf(QUOTE, from);
     if (q === -1 || q >= end) throw UNSURE;
@@ -62,6 +73,12 @@ function skipString(): void {
     }
     from = q + 1;
   }
+}
+
+/** True when `word` is at `bytes[at, at + word.length)`. */
+function bytesAt(word: Buffer, at: number): boolean {
+  for (let i = 0; i < word.length; i++) if (buf[at + i] !== word[i]) return false;
+  return true;
 }
 
 function isDigit(b: number | undefined): boolean {
@@ -92,7 +109,7 @@ const FALSE = Buffer.from("false");
 const NULL = Buffer.from("null");
 
 function skipLiteral(word: Buffer): void {
-  if (pos + word.length > end || buf.compare(word, 0, word.length, pos, pos + word.length) !== 0) throw UNSURE;
+  if (pos + word.length > end || !bytesAt(word, pos)) throw UNSURE;
   pos += word.length;
 }
 
@@ -162,7 +179,7 @@ function skipObject(depth: number, keys: KeySet | undefined, found: (ValueSpan |
       const len = keyEnd - keyStart;
       for (let k = 0; k < keys.bytes.length; k++) {
         const want = keys.bytes[k]!;
-        if (want.length === len && buf.compare(want, 0, len, keyStart, keyEnd) === 0) {
+        if (want.length === len && bytesAt(want, keyStart)) {
           slot = k;
           break;
         }
@@ -203,14 +220,17 @@ export function scanKeys(bytes: Buffer, keys: KeySet, from = 0, to = bytes.lengt
     if (err === UNSURE) return undefined;
     throw err;
   } finally {
-    buf = Buffer.alloc(0);
+    buf = EMPTY; // the scanned line is not kept alive
   }
 }
 
 /** The string at `span`, decoded (escapes included), or undefined when the value is not a string. */
 export function stringAt(bytes: Buffer, span: ValueSpan | undefined): string | undefined {
   if (!span || bytes[span.start] !== QUOTE) return undefined;
-  if (bytes.subarray(span.start, span.end).indexOf(BACKSLASH) === -1) return bytes.toString("utf8", span.start + 1, span.end - 1);
+  let escaped = false;
+  if (span.end - span.start <= 64) for (let i = span.start + 1; i < span.end - 1 && !escaped; i++) escaped = bytes[i] === BACKSLASH;
+  else escaped = bytes.subarray(span.start, span.end).indexOf(BACKSLASH) !== -1;
+  if (!escaped) return bytes.toString("utf8", span.start + 1, span.end - 1);
   return JSON.parse(bytes.toString("utf8", span.start, span.end)) as string;
 }
 

@@ -4,7 +4,6 @@
  * when the scan is not sure. The line's bytes come along so they can be written back as they
  * were, `\r` of a CRLF ending included.
  */
-import { BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
 import { JsonlParseError } from "./errors.ts";
 import { type RawJsonlLine, lineText, readRawLines } from "./jsonl.ts";
 import { type KeySet, isNullAt, isObjectAt, keySet, numberAt, scanKeys, stringAt } from "./key-scan.ts";
@@ -103,6 +102,8 @@ export function scanSuccessfulOutput(bytes: Buffer): string | undefined {
   return customId;
 }
 
+let outputSchema: typeof import("../../schemas/openai-batch-output.ts") | undefined;
+
 /** An output line as a join by custom_id needs it: its id (if a string) and whether it is a valid success. */
 export interface AnswerLine {
   line: number;
@@ -123,6 +124,8 @@ export async function* readAnswerLines(source: AsyncIterable<Uint8Array | string
     }
     const parsed = parseRawLine(raw, { file, onBadLine: () => {} });
     if (!parsed.ok) continue;
+    // The schema (and zod) only for lines the scan could not call a success: slice and demux never load it.
+    const { BatchOutput, isSuccess } = (outputSchema ??= await import("../../schemas/openai-batch-output.ts"));
     const output = BatchOutput.safeParse(parsed.value);
     const customId = stringField(parsed.value, "custom_id");
     yield { line: raw.line, value: { ...(customId === undefined ? {} : { custom_id: customId }), succeeded: output.success && isSuccess(output.data) } };

@@ -23,6 +23,12 @@ export interface Stage<In = any, Out = any, Options = any, Side = unknown> {
   output: z.ZodType<Out>;
   options: z.ZodType<Options>;
   transform(records: AsyncIterable<In>, ctx: StageContext<Options, Side>): AsyncIterable<Out>;
+  /**
+   * The transform maps each record on its own (one output per input, nothing kept from one
+   * record to the next, no side inputs), so batches of the input may run on worker threads
+   * (src/internal/stage-workers.ts) and give the same output.
+   */
+  perRecord?: boolean;
 }
 
 /** Identity, for type inference: `export default defineStage({...})`. */

@@ -7,8 +7,12 @@ import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 import { BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
 import { RecordValidationError } from "../core/errors.ts";
-import { readJsonlLines } from "../core/jsonl.ts";
+import { lineText, readRawLines } from "../core/jsonl.ts";
+import { scanSuccessfulOutput } from "../core/line-ids.ts";
 import { flattenIssues } from "../core/stage.ts";
+
+/** Bytes read at once when lookups go through the file in about its order. */
+const READ_AHEAD = 256 * 1024;
 
 interface Entry {
   offset: number;
@@ -21,6 +25,9 @@ export class ReplayIndex {
   readonly file: string;
   private readonly entries = new Map<string, Entry>();
   private handle: FileHandle | undefined;
+  /** The last block read ahead, and where the lookup before this one was. */
+  private block: { start: number; bytes: Buffer } | undefined;
+  private lastOffset = -Infinity;
 
   private constructor(file: string) {
     this.file = file;
@@ -29,19 +36,26 @@ export class ReplayIndex {
   /** Reads `file` once, validating every line as a batch output line (file:line on error). */
   static async open(file: string): Promise<ReplayIndex> {
     const index = new ReplayIndex(file);
-    for await (const { line, text, offset } of readJsonlLines(createReadStream(file, { highWaterMark: 1 << 20 }))) {
-      let value: unknown;
-      try {
-        value = JSON.parse(text);
-      } catch {
-        throw new RecordValidationError({ file, line }, "batch output line", [{ path: "", message: "not valid JSON" }]);
+    for await (const { line, bytes, offset } of readRawLines(createReadStream(file, { highWaterMark: 1 << 20 }))) {
+      // A certain success is known from the byte scan; anything else is parsed and validated in full.
+      let customId = scanSuccessfulOutput(bytes);
+      let ok = true;
+      if (customId === undefined) {
+        let value: unknown;
+        try {
+          value = JSON.parse(lineText(bytes));
+        } catch {
+          throw new RecordValidationError({ file, line }, "batch output line", [{ path: "", message: "not valid JSON" }]);
+        }
+        const parsed = BatchOutput.safeParse(value);
+        if (!parsed.success) throw new RecordValidationError({ file, line }, "batch output line", flattenIssues(parsed.error));
+        customId = parsed.data.custom_id;
+        ok = isSuccess(parsed.data);
       }
-      const parsed = BatchOutput.safeParse(value);
-      if (!parsed.success) throw new RecordValidationError({ file, line }, "batch output line", flattenIssues(parsed.error));
-      const ok = isSuccess(parsed.data);
-      const seen = index.entries.get(parsed.data.custom_id);
+      const seen = index.entries.get(customId);
       if (seen && seen.ok && !ok) continue;
-      index.entries.set(parsed.data.custom_id, { offset, bytes: Buffer.byteLength(text), ok });
+      // The line's text, as lineText reads it: without the \r of a CRLF ending.
+      index.entries.set(customId, { offset, bytes: bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length, ok });
     }
     index.handle = await open(file, "r");
     return index;
@@ -69,6 +83,21 @@ export class ReplayIndex {
   async getText(customId: string): Promise<string | undefined> {
     const entry = this.entries.get(customId);
     if (!entry || !this.handle) return undefined;
+    const block = this.block;
+    if (block && entry.offset >= block.start && entry.offset + entry.bytes <= block.start + block.bytes.length) {
+      return block.bytes.toString("utf8", entry.offset - block.start, entry.offset - block.start + entry.bytes);
+    }
+    // Lookups close to the one before (a pass in about file order, as the runners' final merges are)
+    // read a block around the line, so the next ones come from memory; others read just the line.
+    const near = Math.abs(entry.offset - this.lastOffset) <= READ_AHEAD && entry.bytes <= READ_AHEAD / 2;
+    this.lastOffset = entry.offset;
+    if (near) {
+      const start = Math.max(0, entry.offset - READ_AHEAD / 4);
+      const buf = Buffer.allocUnsafe(READ_AHEAD);
+      const { bytesRead } = await this.handle.read(buf, 0, READ_AHEAD, start);
+      this.block = { start, bytes: buf.subarray(0, bytesRead) };
+      if (entry.offset + entry.bytes <= start + bytesRead) return buf.toString("utf8", entry.offset - start, entry.offset - start + entry.bytes);
+    }
     const buf = Buffer.allocUnsafe(entry.bytes);
     await this.handle.read(buf, 0, entry.bytes, entry.offset);
     return buf.toString("utf8");
@@ -83,6 +112,7 @@ export class ReplayIndex {
   async close(): Promise<void> {
     await this.handle?.close();
     this.handle = undefined;
+    this.block = undefined;
   }
 }
 

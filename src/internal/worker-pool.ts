@@ -2,7 +2,7 @@
  * A small pool of worker threads running one module's message handler, and `mapOrdered`, which
  * runs async work with a concurrency limit but yields results in input order.
  */
-import { Worker } from "node:worker_threads";
+import { type TransferListItem, Worker } from "node:worker_threads";
 
 /** Runs jobs on `size` workers of `moduleUrl`; `run` resolves with the worker's result. */
 export class WorkerPool<Job, Result> {
@@ -11,10 +11,13 @@ export class WorkerPool<Job, Result> {
   private readonly waiting: (() => void)[] = [];
   private readonly pending = new Map<number, { resolve: (r: Result) => void; reject: (e: Error) => void }>();
   private nextId = 0;
+  private readonly transfer: ((job: Job) => TransferListItem[]) | undefined;
 
-  constructor(moduleUrl: URL, size: number) {
+  /** `workerData` goes to every worker; `transfer` names what of a job moves instead of being copied. */
+  constructor(moduleUrl: URL, size: number, options: { workerData?: unknown; transfer?: (job: Job) => TransferListItem[] } = {}) {
+    this.transfer = options.transfer;
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(moduleUrl);
+      const worker = new Worker(moduleUrl, options.workerData === undefined ? {} : { workerData: options.workerData });
       worker.on("message", (m: { id: number; result?: Result; error?: string }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
@@ -43,8 +46,13 @@ export class WorkerPool<Job, Result> {
     const id = this.nextId++;
     return new Promise<Result>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, job });
+      worker.postMessage({ id, job }, this.transfer?.(job) ?? []);
     });
+  }
+
+  /** Posts `message` to every worker, ahead of any job posted after it (a worker reads its messages in order). */
+  broadcast(message: unknown): void {
+    for (const worker of this.workers) worker.postMessage(message);
   }
 
   async close(): Promise<void> {

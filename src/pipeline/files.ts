@@ -5,7 +5,8 @@
 import { createReadStream } from "node:fs";
 import { type BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
 import type { JsonlParseError } from "../core/errors.ts";
-import { type JsonlRecord, customIdOf, readJsonl, readJsonlLines } from "../core/jsonl.ts";
+import { type JsonlRecord, type RawJsonlLine, readJsonl, readJsonlLines, readRawLines } from "../core/jsonl.ts";
+import { parseRawLine, readLineIds, scanSuccessfulOutput } from "../core/line-ids.ts";
 import { failureCode } from "../internal/replay-index.ts";
 import type { PriceTable, PriceTier } from "../submitters/prices.ts";
 import { UsagePricer } from "../submitters/usage-cost.ts";
@@ -27,6 +28,15 @@ export async function* records(path: string, onBadLine?: OnBadLine): AsyncGenera
   }
 }
 
+/** Every non-blank raw line of a JSONL file; none when the file does not exist. */
+async function* rawLines(path: string): AsyncGenerator<RawJsonlLine> {
+  try {
+    yield* readRawLines(createReadStream(path));
+  } catch (err) {
+    if (!absent(err)) throw err;
+  }
+}
+
 /** Non-blank lines of a file (0 when it does not exist). */
 export async function countLines(path: string): Promise<number> {
   let n = 0;
@@ -38,12 +48,13 @@ export async function countLines(path: string): Promise<number> {
   return n;
 }
 
-/** The custom_ids of a file's lines, in file order. */
+/** The custom_ids of a file's lines, in file order, by the byte scan (a line it is unsure of is parsed; a bad line throws as `records` does). */
 export async function customIds(path: string, onBadLine?: OnBadLine): Promise<string[]> {
   const out: string[] = [];
-  for await (const rec of records(path, onBadLine)) {
-    const id = customIdOf(rec.value);
-    if (id !== undefined) out.push(id);
+  try {
+    for await (const rec of readLineIds(createReadStream(path), { file: path, ...(onBadLine ? { onBadLine } : {}) })) if (rec.customId !== undefined) out.push(rec.customId);
+  } catch (err) {
+    if (!absent(err)) throw err;
   }
   return out;
 }
@@ -70,8 +81,16 @@ export async function reasonCounts(path: string, stage?: string): Promise<Record
 export async function answerOutcomes(paths: readonly string[], onBadLine?: OnBadLine): Promise<Map<string, string>> {
   const out = new Map<string, string>();
   for (const path of paths) {
-    for await (const rec of records(path, onBadLine)) {
-      const line = rec.value as BatchOutput;
+    for await (const raw of rawLines(path)) {
+      // A certain success by the byte scan (a 300 KB answer is not parsed); anything else in full.
+      const succeeded = scanSuccessfulOutput(raw.bytes);
+      if (succeeded !== undefined) {
+        out.set(succeeded, "ok");
+        continue;
+      }
+      const parsed = parseRawLine(raw, { file: path, ...(onBadLine ? { onBadLine } : {}) });
+      if (!parsed.ok) continue;
+      const line = parsed.value as BatchOutput | undefined;
       if (typeof line?.custom_id !== "string") continue;
       const ok = isSuccess(line);
       if (out.get(line.custom_id) === "ok" && !ok) continue;

@@ -7,7 +7,7 @@
  * written atomically, in request order, each custom_id once; `<output>.sha256.jsonl` keeps the
  * hash of the request each output line answers, and the journal is removed.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
 import { mkdir, open, rm, stat, truncate } from "node:fs/promises";
 import { dirname, resolve } from "node:path";
@@ -80,7 +80,7 @@ export function requestHashesPathFor(output: string): string {
 
 /** The sha256 (hex) of a request line's text, the key a direct backend's resume uses. */
 export function requestHash(text: string): string {
-  return createHash("sha256").update(text.replace(/\r$/, "")).digest("hex");
+  return hash("sha256", text.replace(/\r$/, ""), "hex"); // one-shot: no Hash object per request line
 }
 
 /** A journal line: the output line with the hash of its request as its last field. */

@@ -9,7 +9,7 @@
  * guide advises) and more retries, since flex answers 429 "Resource Unavailable" when it lacks
  * capacity (not billed) and that passes.
  */
-import { Pool } from "undici";
+import { type Dispatcher, Pool } from "undici";
 import type { BatchRequest } from "../../schemas/batch-request.ts";
 import type { BatchOutput } from "../../schemas/openai-batch-output.ts";
 import { BatchlineError } from "../core/errors.ts";
@@ -64,6 +64,53 @@ export function retryAfterMs(headers: Record<string, string | string[] | undefin
   return Number.isFinite(date) ? Math.max(0, date - Date.now()) : undefined;
 }
 
+/** One HTTP exchange, the whole response body as text. */
+interface Exchange {
+  statusCode: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+}
+
+/**
+ * `pool.request` + `body.text()` without the response stream: the body's chunks are collected by
+ * a dispatch handler (a stream per response is a measurable share of the client's CPU per request
+ * at high concurrency). Rejects with undici's error, or the signal's reason when aborted.
+ */
+function post(pool: Pool, options: Omit<Dispatcher.DispatchOptions, "origin">, signal: AbortSignal | undefined): Promise<Exchange> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(signal.reason);
+    let statusCode = 0;
+    let headers: Record<string, string | string[] | undefined> = {};
+    const chunks: Buffer[] = [];
+    let abort: (() => void) | undefined;
+    const settle = () => {
+      if (abort) signal!.removeEventListener("abort", abort);
+    };
+    pool.dispatch(options as Dispatcher.DispatchOptions, {
+      onRequestStart(controller) {
+        if (!signal) return;
+        abort = () => controller.abort(signal.reason);
+        signal.addEventListener("abort", abort, { once: true });
+      },
+      onResponseStart(_controller, status, responseHeaders) {
+        statusCode = status;
+        headers = responseHeaders as Record<string, string | string[] | undefined>;
+      },
+      onResponseData(_controller, chunk) {
+        chunks.push(chunk);
+      },
+      onResponseEnd() {
+        settle();
+        resolve({ statusCode, headers, text: Buffer.concat(chunks).toString("utf8") });
+      },
+      onResponseError(_controller, err) {
+        settle();
+        reject(err);
+      },
+    });
+  });
+}
+
 export default function openaiCompatible(options: OpenAICompatibleOptions): DirectBackend & { stats: { attempts: number; retries: number; unavailable: number } } {
   let base: URL;
   try {
@@ -109,8 +156,8 @@ export default function openaiCompatible(options: OpenAICompatibleOptions): Dire
         await tpm?.take(tokens, signal);
         stats.attempts++;
         try {
-          const res = await pool.request({ path, method: "POST", headers, body, headersTimeout: timeout, bodyTimeout: timeout, ...(signal ? { signal } : {}) });
-          const text = await res.body.text();
+          const res = await post(pool, { path, method: "POST", headers, body, headersTimeout: timeout, bodyTimeout: timeout }, signal);
+          const text = res.text;
           let parsed: unknown;
           try {
             parsed = JSON.parse(text);

@@ -23,6 +23,7 @@ export default defineStage({
   input: BatchRequest,
   output: BatchRequest,
   options: RewriteOptions,
+  perRecord: true,
   async *transform(requests, { options }) {
     const set: Record<string, unknown> = {};
     if (options.model !== undefined) set.model = options.model;

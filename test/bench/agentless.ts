@@ -27,7 +27,7 @@ function fileLines(seed: number): string[] {
   return out;
 }
 
-function build(): void {
+export function build(): void {
   mkdirSync(join(DATA, "structures"), { recursive: true });
   const rows: string[] = [];
   const out: string[] = [];

@@ -10,7 +10,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
-const ROOT = join(BENCH_DIR, "..", "..");
+export const ROOT = join(BENCH_DIR, "..", "..");
 export const DATA_DIR = join(BENCH_DIR, "data");
 /** The built bin, as `npx batchline` runs it (`npm run bench` builds first). */
 export const CLI = join(ROOT, "dist/src/cli/main.js");

@@ -2,6 +2,8 @@
  * `npm run bench`: every throughput figure of batchline as a ratio against a baseline measured in
  * the same run, printed as one table and written to test/bench/results.json (git-ignored).
  *
+ *   startup     the CLI's start-up: --version, slice/validate of a 4-line file, --help; median of
+ *               BENCH_STARTUP_RUNS (default 11), against BENCH_BEFORE's build when given (startup.ts)
  *   files       on one generated file of request lines (20-300 KB each, BENCH_MB MiB) and an
  *               output file made from it: the Node stream copy (copy.ts, the I/O ceiling), the
  *               parse+stringify loop (ceiling.ts), the Python scripts' way (python_baseline.py);
@@ -16,7 +18,7 @@
  *
  * Every child is a separate process timed by wall clock, with peak RSS from /usr/bin/time when it
  * works. Outputs are checked, then deleted. Environment: BENCH_MB (default 120), BENCH_RUNS
- * (best of N, default 1), BENCH_ONLY (comma-separated sections: files, direct, batch, proc_step2,
+ * (best of N, default 1), BENCH_ONLY (comma-separated sections: startup, files, direct, batch, proc_step2,
  * json-array, syntax_checks), BENCH_BEFORE (another build's dist/src/cli/main.js: its slice/merge/stage run as
  * extra "before" rows, for before/after figures in one run). The machine is shared: prefer the
  * ratios to the absolute figures. "MB" is MiB.
@@ -28,6 +30,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BenchRow, CLI, DATA_DIR, type Timed, TIME, best, printTable, timed } from "./common.ts";
 import { ensureBenchInput } from "./generate.ts";
+import { TINY_REQUESTS } from "./startup.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const MIB = 1024 * 1024;
@@ -150,13 +153,14 @@ async function files(runs: number, before: string | undefined): Promise<BenchRow
     { name: `merge${suffix}`, mb: outMb, args: [cli, "merge", outputs, "-o", out, "-q"], check: identical(outputs), baseline: "copy", target: 0.5 },
     { name: `retry${suffix}`, mb: inMb + outMb, args: [cli, "retry", input.path, outputs, "-o", out, "-q"], check: lineCount(failures), baseline: "copy", note: "parses every output line (the class needs the answer)" },
     { name: `validate --requests${suffix}`, mb: 2 * outMb + inMb, args: [cli, "validate", outputs, "--kind", "output", "--requests", input.path, "-q"], check: undefined, baseline: "copy", note: "schema pass over the outputs, then the join" },
-    { name: `requests rewrite${suffix}`, mb: inMb, args: [cli, "requests", "rewrite", "-i", input.path, "-o", out, "--model", "gpt-4.1-mini", "--max-tokens", "4096", "-q"], check: lineCount(input.meta.lines), baseline: "ceiling", target: 1.5 },
+    { name: `requests rewrite${suffix}`, mb: inMb, args: [cli, "requests", "rewrite", "-i", input.path, "-o", out, "--model", "gpt-4.1-mini", "--max-tokens", "4096", "-q"], check: lineCount(input.meta.lines), baseline: "ceiling", target: 1.5, note: "--workers auto (one per core, up to 4)" },
+    { name: `requests rewrite --workers 1${suffix}`, mb: inMb, args: [cli, "requests", "rewrite", "-i", input.path, "-o", out, "--model", "gpt-4.1-mini", "--max-tokens", "4096", "--workers", "1", "-q"], check: lineCount(input.meta.lines), baseline: "ceiling" },
   ];
   // The CLI's start-up (loading its modules) is part of every command's wall time; on a small file it is a large part.
-  const startup = await best(runs, "start-up", () => timed("node", [CLI, "--version"]));
-  rows.push({ section: "files", name: "cli start-up (--version)", value: startup.wall, unit: "s", rssMb: startup.rssMb, note: "included in every command row" });
+  const startup = await best(runs, "start-up", () => timed("node", [CLI, "slice", TINY_REQUESTS, "--shard", "0/1", "-q"]));
+  rows.push({ section: "files", name: "cli start-up (slice of a 4-line file)", value: startup.wall, unit: "s", rssMb: startup.rssMb, note: "included in every command row" });
   const copyMbps = inMb / copy.wall;
-  const specs = [...cliRows(CLI, ""), ...(before ? cliRows(before, " (before)").filter((s) => /^(slice|merge|demux|requests rewrite)/.test(s.name)) : [])];
+  const specs = [...cliRows(CLI, ""), ...(before ? cliRows(before, " (before)").filter((s) => /^(slice|merge|demux|requests rewrite \(before\))/.test(s.name)) : [])];
   for (const s of specs) {
     // validate exits 1 when it finds problems: the expired lines are not problems, so 0 is expected.
     const t = await run(s.name, "node", s.args, s.check);
@@ -192,6 +196,7 @@ async function main(): Promise<number> {
       process.stderr.write(`bench: ${name}: ${(err as Error).message}\n`);
     }
   };
+  await section("startup", async () => (await import("./startup.ts")).startup(before));
   await section("files", () => files(runs, before));
   await section("direct", async () => (await import("./submitters.ts")).direct());
   await section("batch", async () => (await import("./submitters.ts")).batch());

@@ -7,7 +7,8 @@ import type { CAC } from "cac";
 import { z } from "zod";
 import { UsageError } from "../../core/errors.ts";
 import { readJsonl, toJsonl, joinLines } from "../../core/jsonl.ts";
-import { type SkippedRecord, type Stage, runStage } from "../../core/stage.ts";
+import { type SkippedRecord, type Stage, parseStageOptions, runStage } from "../../core/stage.ts";
+import { runStageOnWorkers, stageWorkerCount } from "../../internal/stage-workers.ts";
 import { STAGES, loadStage, stagePipelines } from "../../../stages/index.ts";
 import { openInput, writeOutput } from "../io.ts";
 import { acceptOptions } from "../known-options.ts";
@@ -15,7 +16,7 @@ import { stringOption } from "../options.ts";
 import { SkipLog } from "./common.ts";
 
 /** Options the runner itself takes; everything else goes to the stage. */
-const RUNNER_OPTIONS = new Set(["i", "o", "input", "output", "inputFile", "outputFile", "skipBad", "failures", "quiet", "q", "stage", "help", "h"]);
+const RUNNER_OPTIONS = new Set(["i", "o", "input", "output", "inputFile", "outputFile", "skipBad", "failures", "quiet", "q", "stage", "workers", "help", "h"]);
 
 /** Finds the stage named by `pipeline` + leading positional words (+ `--stage`); leftover words are returned. */
 export function resolveStageName(pipeline: string, words: string[], stageFlag?: string): { name: string; rest: string[] } | undefined {
@@ -42,6 +43,7 @@ export function stageHelp(stage: Stage): string {
   for (const [key, schema] of Object.entries(shape)) {
     rows.push([`--${key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} <value>`, schema.description ?? ""]);
   }
+  if (stage.perRecord) rows.push(["--workers <n|auto>", "Worker threads (default auto: one per core, up to 4, for inputs of 32 MiB or more); the output is the same"]);
   rows.push(["--skip-bad", "Skip input lines that fail validation (reported, or written to --failures)"]);
   rows.push(["--failures <path>", "With --skip-bad: write skipped lines as JSONL {file, line, custom_id, stage, reason}"]);
   rows.push(["-q, --quiet", "No progress on stderr"]);
@@ -79,13 +81,22 @@ async function runStageCommand(pipeline: string, words: string[], options: Recor
       }
     : undefined;
 
+  const workersFlag = stringOption(options.workers) ?? "auto";
+  const workersWanted = workersFlag === "auto" ? "auto" : Number(workersFlag);
+  if (workersWanted !== "auto" && !(Number.isInteger(workersWanted) && workersWanted >= 1)) throw new UsageError(`--workers ${workersFlag}: expected a whole number >= 1, or auto`);
   const input = await openInput(inPath, { label: resolved.name, quiet });
-  const records = readJsonl(input.chunks, {
-    file: input.file,
-    ...(onSkip ? { onBadLine: (err) => onSkip({ at: err.at, error: err }) } : {}),
-  });
-  const outputs = runStage(stage, records, { file: input.file, options: stageOptions, ...(onSkip ? { onSkip } : {}) });
-  await writeOutput(outPath, toJsonl(outputs));
+  const workers = stage.perRecord ? stageWorkerCount(workersWanted, input.size) : 1;
+  if (workers > 1) {
+    parseStageOptions(stage, stageOptions); // a bad option is refused before any worker starts
+    await writeOutput(outPath, runStageOnWorkers(input.chunks, { stage: stage.name, file: input.file, options: stageOptions, skipBad }, workers, onSkip));
+  } else {
+    const records = readJsonl(input.chunks, {
+      file: input.file,
+      ...(onSkip ? { onBadLine: (err) => onSkip({ at: err.at, error: err }) } : {}),
+    });
+    const outputs = runStage(stage, records, { file: input.file, options: stageOptions, ...(onSkip ? { onSkip } : {}) });
+    await writeOutput(outPath, toJsonl(outputs));
+  }
   input.progress.done();
   if (failuresPath) {
     const rows = skipped.map((s) => ({ file: s.at.file, line: s.at.line ?? null, custom_id: s.at.customId ?? null, stage: stage.name, reason: s.error.name, detail: s.error.message }));
@@ -113,6 +124,7 @@ export function registerStageCommands(cli: CAC, own: readonly string[] = []): vo
       .option("--skip-bad", "Skip input lines that fail validation")
       .option("--failures <path>", "With --skip-bad: write skipped lines there as JSONL")
       .option("--stage <name>", "The stage (instead of the word)")
+      .option("--workers <n|auto>", "Worker threads for stages that map each line on its own (requests rewrite); auto: one per core (up to 4) for inputs of 32 MiB or more, else 1")
       .option("-q, --quiet", "No progress on stderr")
       .action((words: string[], options: Record<string, unknown>) => runStageCommand(pipeline, words, options));
     acceptOptions(command, (words, options) => stageOptionNames(pipeline, words, stringOption(options.stage)));

@@ -1,0 +1,55 @@
+/**
+ * Worker-thread entry of stage-workers.ts: loads the stage named in workerData once, then runs
+ * `runStage` over each batch of whole lines it is sent and answers with the JSONL bytes.
+ */
+import { parentPort, workerData } from "node:worker_threads";
+import { loadStage } from "../../stages/index.ts";
+import { BatchlineError, JsonlParseError, hasLocation } from "../core/errors.ts";
+import { type JsonlRecord, lineText, readRawLines } from "../core/jsonl.ts";
+import { type SkippedRecord, runStage } from "../core/stage.ts";
+import type { ErrorData, StageBatch, StageBatchResult, StageWorkerData } from "./stage-workers.ts";
+
+const data = workerData as StageWorkerData;
+const stage = (await loadStage(data.stage))!;
+const encoder = new TextEncoder();
+
+function errorData(err: unknown): ErrorData {
+  const e = err instanceof Error ? err : new Error(String(err));
+  return { expected: e instanceof BatchlineError, name: e.name, message: e.message, ...(e.stack ? { stack: e.stack } : {}), ...(hasLocation(e) ? { at: e.at } : {}) };
+}
+
+/** The batch's records as `readJsonl` reads them (line numbers of the whole input); bad JSON throws, or is skipped with --skip-bad. */
+async function* records(batch: StageBatch, skipped: StageBatchResult["skipped"]): AsyncGenerator<JsonlRecord> {
+  // A line after the first that starts with a BOM keeps it (only the file's first line loses one):
+  // a blank line in front makes it the batch's second line.
+  const bom = batch.firstLine > 1 && batch.bytes[0] === 0xef && batch.bytes[1] === 0xbb && batch.bytes[2] === 0xbf;
+  const shift = batch.firstLine - 1 - (bom ? 1 : 0);
+  const source = bom ? [Buffer.from("\n"), Buffer.from(batch.bytes)] : [Buffer.from(batch.bytes)];
+  for await (const raw of readRawLines(source)) {
+    const line = raw.line + shift;
+    const text = lineText(raw.bytes);
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch (cause) {
+      const err = new JsonlParseError({ file: data.file, line }, `not valid JSON (${(cause as Error).message})`, { cause });
+      if (!data.skipBad) throw err;
+      skipped.push({ at: err.at, error: errorData(err) });
+      continue;
+    }
+    yield { line, text, offset: 0, value };
+  }
+}
+
+parentPort!.on("message", async (message: { id: number; job: StageBatch }) => {
+  const result: StageBatchResult = { out: new Uint8Array(0), skipped: [] };
+  let text = "";
+  try {
+    const onSkip = data.skipBad ? (s: SkippedRecord) => result.skipped.push({ at: s.at, error: errorData(s.error) }) : undefined;
+    for await (const out of runStage(stage, records(message.job, result.skipped), { file: data.file, options: data.options, ...(onSkip ? { onSkip } : {}) })) text += `${JSON.stringify(out)}\n`;
+  } catch (err) {
+    result.error = errorData(err);
+  }
+  result.out = encoder.encode(text);
+  parentPort!.postMessage({ id: message.id, result }, [result.out.buffer as ArrayBuffer]);
+});

@@ -1,0 +1,106 @@
+/**
+ * A per-record stage (`perRecord: true`, e.g. `requests/rewrite`) on worker threads: the input's
+ * bytes go out in batches of whole lines (about BATCH_BYTES each, no line parsed on the main
+ * thread), each worker parses, validates, transforms, validates and stringifies its batch with
+ * `runStage` (stage-worker.ts), and the JSONL text comes back as bytes, written in input order.
+ * Output, skipped lines and the first error are the same as `runStage` on one thread gives:
+ * an error stops the output after the lines before it, as it would there.
+ */
+import { availableParallelism } from "node:os";
+import { extname } from "node:path";
+import { fileURLToPath } from "node:url";
+import { BatchlineError, type Location } from "../core/errors.ts";
+import type { SkippedRecord } from "../core/stage.ts";
+import { WorkerPool, mapOrdered } from "./worker-pool.ts";
+
+/** What a worker gets once: the stage, the input's name in messages, its raw options, whether bad lines are skipped. */
+export interface StageWorkerData {
+  stage: string;
+  file: string;
+  options: unknown;
+  skipBad: boolean;
+}
+
+/** One batch: whole lines of the input, the first of them being physical line `firstLine`. */
+export interface StageBatch {
+  bytes: Uint8Array;
+  firstLine: number;
+}
+
+/** An error as it crosses threads: `expected` for a BatchlineError (printed as one line), else a bug (with its stack). */
+export interface ErrorData {
+  expected: boolean;
+  name: string;
+  message: string;
+  stack?: string;
+  at?: Location;
+}
+
+/** A batch done: JSONL bytes of its outputs (up to an error), the lines skipped, and the error that stopped it. */
+export interface StageBatchResult {
+  out: Uint8Array;
+  skipped: { at: Location; error: ErrorData }[];
+  error?: ErrorData;
+}
+
+const BATCH_BYTES = 1 << 20;
+const NEWLINE = 0x0a;
+
+/** Input of at least this size runs on workers when `workers` is "auto". */
+export const AUTO_WORKERS_BYTES = 32 * 1024 * 1024;
+
+/** Workers for a stage: "auto" = one per core up to 4 for inputs of AUTO_WORKERS_BYTES or more (size unknown: 1). */
+export function stageWorkerCount(workers: number | "auto", inputBytes: number | undefined): number {
+  if (workers !== "auto") return Math.max(1, Math.floor(workers));
+  return inputBytes !== undefined && inputBytes >= AUTO_WORKERS_BYTES ? Math.min(4, availableParallelism()) : 1;
+}
+
+/** Whole-line batches of a byte stream, each with its first physical line number. */
+async function* batches(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<StageBatch> {
+  let pending: Buffer[] = [];
+  let pendingBytes = 0;
+  let nextLine = 1;
+  const cut = (parts: Buffer[]): StageBatch => {
+    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    const batch = { bytes: new Uint8Array(bytes), firstLine: nextLine }; // a copy of its own: transferable
+    for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) nextLine++;
+    return batch;
+  };
+  for await (const chunk of source) {
+    const buf = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    pending.push(buf);
+    pendingBytes += buf.length;
+    if (pendingBytes < BATCH_BYTES) continue;
+    const nl = buf.lastIndexOf(NEWLINE);
+    if (nl === -1) continue; // a line longer than the batch: wait for its end
+    const head = [...pending.slice(0, -1), buf.subarray(0, nl + 1)];
+    const rest = buf.subarray(nl + 1);
+    yield cut(head);
+    pending = rest.length > 0 ? [rest] : [];
+    pendingBytes = rest.length;
+  }
+  if (pendingBytes > 0) yield cut(pending);
+}
+
+/** The error again on this thread: a BatchlineError of the same name, message and location, or a bug's Error with its stack. */
+function revive(e: ErrorData): Error {
+  const err = e.expected ? Object.assign(new BatchlineError(e.message), e.at ? { at: e.at } : {}) : new Error(e.message);
+  err.name = e.name;
+  if (e.stack) err.stack = e.stack;
+  return err;
+}
+
+/** The JSONL output of `stage` over `source` on `workers` threads, in input order. */
+export async function* runStageOnWorkers(source: AsyncIterable<Uint8Array | string>, data: StageWorkerData, workers: number, onSkip?: (skipped: SkippedRecord) => void): AsyncGenerator<Buffer> {
+  const ext = extname(fileURLToPath(import.meta.url)); // .ts from src/, .js from dist/
+  const pool = new WorkerPool<StageBatch, StageBatchResult>(new URL(`./stage-worker${ext}`, import.meta.url), workers, { workerData: data, transfer: (b) => [b.bytes.buffer as ArrayBuffer] });
+  try {
+    for await (const result of mapOrdered(batches(source), workers * 2, (batch) => pool.run(batch))) {
+      for (const s of result.skipped) onSkip?.({ at: s.at, error: revive(s.error) as BatchlineError });
+      if (result.out.length > 0) yield Buffer.from(result.out.buffer, result.out.byteOffset, result.out.byteLength);
+      if (result.error) throw revive(result.error);
+    }
+  } finally {
+    await pool.close();
+  }
+}
