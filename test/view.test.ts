@@ -31,11 +31,11 @@ describe("LineIndex", () => {
       try {
         assert.equal(index.count, 5);
         assert.deepEqual(await index.readRange(0, 10), [
-          { index: 0, line: 1, text: '{"a":1}' },
-          { index: 1, line: 4, text: '{"b":"é→x"}' },
-          { index: 2, line: 5, text: '{"c":"needle here"}' },
-          { index: 3, line: 6, text: '{"d":"no"}' },
-          { index: 4, line: 7, text: '{"e":"needle again, needle"}' },
+          { index: 0, line: 1, text: '{"a":1}', utf8: true },
+          { index: 1, line: 4, text: '{"b":"é→x"}', utf8: true },
+          { index: 2, line: 5, text: '{"c":"needle here"}', utf8: true },
+          { index: 3, line: 6, text: '{"d":"no"}', utf8: true },
+          { index: 4, line: 7, text: '{"e":"needle again, needle"}', utf8: true },
         ]);
         assert.deepEqual(await index.search("needle"), { indices: [2, 4], next: null });
         assert.deepEqual(await index.search("needle", { limit: 1 }), { indices: [2], next: 3 });
@@ -180,11 +180,29 @@ describe("batchline view (CLI refusals)", () => {
       [["view", jsonl, "--port", "http"], /^batchline: --port http: expected a port number 0\.\.65535\n$/],
       [["view", jsonl, "--dataset", join(FIXTURES, "agentless", "dataset.jsonl")], /^batchline: view: --dataset goes with a run directory/],
       [["view", jsonl, "--bogus"], /bogus/],
+      [["view", jsonl, notRun], /^batchline: view takes one path, got 2: .*one\.jsonl .*not-a-run\n$/],
     ] as const) {
       const r = await runCli([...args]);
       assert.equal(r.code, 1, `${args.join(" ")}: ${r.stderr}`);
       assert.match(r.stderr, message);
       assert.doesNotMatch(r.stderr, /\n\s+at /, "no stack trace");
+    }
+  });
+
+  it("marks a JSONL line whose bytes are not UTF-8, and keeps a huge string whole", async () => {
+    const file = join(dir, "bad-bytes.jsonl");
+    const big = "y".repeat(300_000);
+    await writeFile(file, Buffer.concat([Buffer.from('{"custom_id":"ok","s":"é"}\n{"custom_id":"bad","s":"'), Buffer.from([0xff, 0xfe]), Buffer.from(`"}\n{"custom_id":"big","s":"${big}"}\n`)]));
+    const child = spawn(process.execPath, [CLI, "view", file], { stdio: ["ignore", "pipe", "pipe"] });
+    try {
+      const [first] = (await once(child.stdout, "data")) as [Buffer];
+      const records = (await (await fetch(new URL("api/lines?from=0&n=50", first.toString().trim()))).json()) as { line: number; valid: boolean; utf8: boolean; value: { s: string } }[];
+      assert.deepEqual(records.map((r) => [r.line, r.valid, r.utf8]), [[1, true, true], [2, true, false], [3, true, true]]);
+      assert.equal(records[1]!.value.s, "\ufffd\ufffd");
+      assert.equal(records[2]!.value.s, big);
+    } finally {
+      child.kill("SIGTERM");
+      await once(child, "exit");
     }
   });
 

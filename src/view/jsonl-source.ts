@@ -2,14 +2,15 @@
  * A bare JSONL file for the viewer: pages of records and a search, read from disk through a
  * LineIndex built once at open.
  */
-import { LineIndex } from "./line-index.ts";
+import { type IndexedLine, LineIndex } from "./line-index.ts";
 
-/** One record as the page gets it: the line parsed, or its text when it is not JSON. */
+/** One record as the page gets it: the line parsed, or its text when it is not JSON; `utf8` false when the line has bytes that are not UTF-8 (shown as U+FFFD). */
 export interface JsonlRecordView {
   index: number;
   line: number;
   value: unknown;
   valid: boolean;
+  utf8: boolean;
 }
 
 /** The head of the JSONL page. */
@@ -19,11 +20,11 @@ export interface JsonlFileInfo {
   records: number;
 }
 
-function view(line: { index: number; line: number; text: string }): JsonlRecordView {
+function view(line: IndexedLine): JsonlRecordView {
   try {
-    return { index: line.index, line: line.line, value: JSON.parse(line.text), valid: true };
+    return { index: line.index, line: line.line, value: JSON.parse(line.text), valid: true, utf8: line.utf8 };
   } catch {
-    return { index: line.index, line: line.line, value: line.text, valid: false };
+    return { index: line.index, line: line.line, value: line.text, valid: false, utf8: line.utf8 };
   }
 }
 

@@ -4,6 +4,7 @@
  * number. Memory is per line, never per byte, so a file of many GB opens in one scan. Search scans
  * the bytes again (Buffer.indexOf per chunk) and maps hits to line numbers by binary search.
  */
+import { isUtf8 } from "node:buffer";
 import { createReadStream } from "node:fs";
 import { type FileHandle, open } from "node:fs/promises";
 
@@ -44,11 +45,12 @@ class OffsetList {
   }
 }
 
-/** One line of an indexed file: its 0-based index among non-blank lines, 1-based physical line, text. */
+/** One line of an indexed file: its 0-based index among non-blank lines, 1-based physical line, text (bytes that are not UTF-8 become U+FFFD, and `utf8` is false). */
 export interface IndexedLine {
   index: number;
   line: number;
   text: string;
+  utf8: boolean;
 }
 
 /** A JSONL file indexed by line; blank lines are left out but counted in the physical line numbers. */
@@ -131,8 +133,8 @@ export class LineIndex {
     const bytes = this.ends.at(index) - start;
     const buf = Buffer.allocUnsafe(bytes);
     await this.handle.read(buf, 0, bytes, start);
-    const text = buf.toString("utf8", 0, bytes > 0 && buf[bytes - 1] === 0x0d ? bytes - 1 : bytes);
-    return { index, line: this.physical.at(index), text };
+    const end = bytes > 0 && buf[bytes - 1] === 0x0d ? bytes - 1 : bytes;
+    return { index, line: this.physical.at(index), text: buf.toString("utf8", 0, end), utf8: isUtf8(buf.subarray(0, end)) };
   }
 
   /** Lines `from` .. `from + n - 1` that exist. */

@@ -51,6 +51,7 @@ export function registerView(cli: CAC, env: NodeJS.ProcessEnv): void {
     .example("npx batchline view runs/lite --static -o report.html")
     .example("npx batchline view runs/lite/step2_output.jsonl --port 8080 --open")
     .action(async (path: string, options: ViewOptions) => {
+      if (cli.args.length > 1) throw new UsageError(`view takes one path, got ${cli.args.length}: ${cli.args.join(" ")}`);
       const output = stringOption(options.output);
       if (options.static && !output) throw new UsageError("view --static needs -o <report.html>");
       if (!options.static && output) throw new UsageError("view -o goes with --static");

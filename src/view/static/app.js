@@ -261,7 +261,7 @@
     var state = { q: "", next: 0 };
     function show(records) {
       records.forEach(function (r) {
-        list.appendChild(h("div", { class: "record", "data-testid": "record" }, h("div", { class: "muted" }, "line " + r.line + (r.valid ? "" : " (not JSON)")), tree(r.value, undefined, 0)));
+        list.appendChild(h("div", { class: "record", "data-testid": "record" }, h("div", { class: "muted" }, "line " + r.line + (r.valid ? "" : " (not JSON)") + (r.utf8 === false ? " (not valid UTF-8: bad bytes shown as \uFFFD)" : "")), tree(r.value, undefined, 0)));
       });
     }
     function load() {
