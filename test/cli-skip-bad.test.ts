@@ -9,8 +9,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { startBatchServer } from "../src/server/batch-server.ts";
-import type { Executor } from "../src/server/executors.ts";
-import { FIXTURES, parseLines, runCli, tempDir } from "./helpers.ts";
+import { FIXTURES, parseLines, runCli, tempDir, echoExecutor } from "./helpers.ts";
 
 let dir = "";
 let cleanup = async () => {};
@@ -29,14 +28,7 @@ async function badRequests(name: string): Promise<{ path: string; ids: string[] 
   return { path, ids };
 }
 
-const echo: Executor = async (request) => ({
-  response: {
-    status_code: 200,
-    request_id: `req_${request.custom_id}`,
-    body: { id: "chatcmpl-x", object: "chat.completion", model: request.body.model, choices: [{ index: 0, message: { role: "assistant", content: `answer to ${request.custom_id}` }, finish_reason: "stop" }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } },
-  },
-  error: null,
-});
+const echo = echoExecutor;
 
 describe("--skip-bad", () => {
   it("validate: the bad lines are listed as skipped and the rest is checked; without it they are problems", async () => {

@@ -4,6 +4,7 @@ import { mkdtemp, readdir, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import type { Executor } from "../src/server/executors.ts";
 
 // Tests never touch the user's request cache: the CLI children they start run with it off unless a
 // test names a cache of its own (env BATCHLINE_CACHE / --cache) or clears this.
@@ -99,3 +100,13 @@ export async function readBody(req: AsyncIterable<unknown>): Promise<string> {
   for await (const c of req) parts.push(c as Buffer);
   return Buffer.concat(parts).toString("utf8");
 }
+
+/** A batch server executor that answers every request with a chat completion naming its custom_id (10 prompt, 5 completion tokens). */
+export const echoExecutor: Executor = async (request) => ({
+  response: {
+    status_code: 200,
+    request_id: `req_${request.custom_id}`,
+    body: { id: "chatcmpl-x", object: "chat.completion", model: request.body.model, choices: [{ index: 0, message: { role: "assistant", content: `answer to ${request.custom_id}` }, finish_reason: "stop" }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } },
+  },
+  error: null,
+});

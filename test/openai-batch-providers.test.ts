@@ -7,14 +7,10 @@ import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import type { Executor } from "../src/server/executors.ts";
 import { type GroqDouble, startGroqDouble } from "./groq-double.ts";
-import { parseLines, runCli, tempDir } from "./helpers.ts";
+import { parseLines, runCli, tempDir, echoExecutor } from "./helpers.ts";
 
-const echo: Executor = async (request) => ({
-  response: { status_code: 200, request_id: `req_${request.custom_id}`, body: { id: "chatcmpl-x", object: "chat.completion", model: request.body.model, choices: [{ index: 0, message: { role: "assistant", content: `answer to ${request.custom_id}` }, finish_reason: "stop" }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } } },
-  error: null,
-});
+const echo = echoExecutor;
 
 let dir = "";
 let cleanup = async () => {};

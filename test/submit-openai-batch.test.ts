@@ -12,19 +12,11 @@ import { type BatchServer, startBatchServer } from "../src/server/batch-server.t
 import type { Executor } from "../src/server/executors.ts";
 import type { Faults } from "../src/server/faults.ts";
 import { countInputTokens } from "../src/submitters/plan.ts";
-import { CLI, FIXTURES, parseLines, runCli, tempDir } from "./helpers.ts";
+import { CLI, FIXTURES, parseLines, runCli, tempDir, echoExecutor } from "./helpers.ts";
 
 const REQUESTS = join(FIXTURES, "batch/requests.jsonl");
 
-/** Answers every request with a chat completion that names its custom_id. */
-const echo: Executor = async (request) => ({
-  response: {
-    status_code: 200,
-    request_id: `req_${request.custom_id}`,
-    body: { id: "chatcmpl-x", object: "chat.completion", model: request.body.model, choices: [{ index: 0, message: { role: "assistant", content: `answer to ${request.custom_id}` }, finish_reason: "stop" }], usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 } },
-  },
-  error: null,
-});
+const echo = echoExecutor;
 
 interface OutLine {
   custom_id: string;
