@@ -16,6 +16,12 @@ import { type Browser, type Page, chromium } from "playwright-core";
 import { createCommitRepo } from "./commit-testgen-repo.ts";
 import { CLI, FIXTURES, runCli, tempDir } from "./helpers.ts";
 
+/** What the page functions below use of an element (the project compiles without the DOM lib, so these are typed here, not inferred). */
+interface WithAttributes {
+  getAttribute(name: string): string | null;
+  setAttribute(name: string, value: string): void;
+}
+
 const CHROMIUM = "/usr/bin/chromium";
 const F = join(FIXTURES, "agentless");
 const XSS_CODE = `"<script>window.__pwned = 1</script><img src=x onerror=\\"window.__pwned = 2\\">"`;
@@ -103,17 +109,17 @@ describe("batchline view (headless Chromium)", () => {
     assert.equal(await page.getByTestId("count-with-patch").textContent(), "2");
     assert.equal(await page.getByTestId("count-without-patch").textContent(), "6");
     assert.equal(await page.getByTestId("count-tokens").textContent(), "12,446 / 33,422");
-    assert.deepEqual(await page.locator("[data-step]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-step"))), ["gen_step1", "submit_step1", "proc_step1_gen_step2", "submit_step2", "proc_step2"]);
+    assert.deepEqual(await page.locator("[data-step]").evaluateAll((rows: WithAttributes[]) => rows.map((r) => r.getAttribute("data-step"))), ["gen_step1", "submit_step1", "proc_step1_gen_step2", "submit_step2", "proc_step2"]);
     assert.match((await page.locator('[data-step="submit_step2"]').textContent()) ?? "", /batch_cancelled ×1/);
     assert.match((await page.getByTestId("failures").textContent()) ?? "", /structure_not_found2/);
     assert.match((await page.getByTestId("vote-summary").textContent()) ?? "", /2 unanimous, 0 majority, 0 tie, 1 no patch; 2 predictions/);
     const rows = page.getByTestId("row");
     assert.equal(await rows.count(), 4);
     await page.getByTestId("filter").fill("truncated");
-    assert.deepEqual(await rows.evaluateAll((r) => r.map((x) => x.getAttribute("data-id"))), ["acme__minicalc-103"]);
+    assert.deepEqual(await rows.evaluateAll((r: WithAttributes[]) => r.map((x) => x.getAttribute("data-id"))), ["acme__minicalc-103"]);
     await page.getByTestId("filter").fill("");
     await page.getByTestId("show").selectOption("patch");
-    assert.deepEqual(await rows.evaluateAll((r) => r.map((x) => x.getAttribute("data-id"))), ["acme__minicalc-101", "acme__minicalc-103"]);
+    assert.deepEqual(await rows.evaluateAll((r: WithAttributes[]) => r.map((x) => x.getAttribute("data-id"))), ["acme__minicalc-101", "acme__minicalc-103"]);
     await page.getByTestId("show").selectOption("all");
     await page.locator('th[data-sort="instance_id"]').click(); // already sorted ascending: now descending
     assert.equal(await rows.first().getAttribute("data-id"), "acme__minicalc-104");
@@ -192,7 +198,7 @@ describe("batchline view (headless Chromium)", () => {
     const { page, errors } = await newPage();
     await page.goto(url);
     await page.getByTestId("steps-source").waitFor();
-    assert.deepEqual(await page.locator("[data-step]").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-step"))), ["gen_step1", "submit_step1", "proc_step1_gen_step2", "submit_step2", "proc_step2"]);
+    assert.deepEqual(await page.locator("[data-step]").evaluateAll((rows: WithAttributes[]) => rows.map((r) => r.getAttribute("data-step"))), ["gen_step1", "submit_step1", "proc_step1_gen_step2", "submit_step2", "proc_step2"]);
     assert.match((await page.locator('[data-step="submit_step1"]').textContent()) ?? "", /lines 6, succeeded 6/);
     assert.equal(await page.getByTestId("count-instances").textContent(), "4");
     assert.deepEqual(errors, []);
@@ -219,7 +225,7 @@ describe("batchline view (headless Chromium)", () => {
       assert.equal(await page.getByTestId("count-generated").textContent(), "2");
       assert.equal(await page.getByTestId("count-with-patch").count(), 0, "commit-testgen makes no patches");
       await page.getByTestId("filter").fill("failed");
-      assert.deepEqual(await page.getByTestId("row").evaluateAll((rows) => rows.map((x) => x.getAttribute("data-id"))), [add]);
+      assert.deepEqual(await page.getByTestId("row").evaluateAll((rows: WithAttributes[]) => rows.map((x) => x.getAttribute("data-id"))), [add]);
       await page.getByRole("link", { name: add }).click();
       await page.getByTestId("script").waitFor();
       assert.equal(await page.getByTestId("script").textContent(), raising);
@@ -250,7 +256,7 @@ describe("batchline view (headless Chromium)", () => {
     await page.getByTestId("search").press("Enter");
     await page.getByTestId("status").filter({ hasText: "__pwned" }).waitFor();
     assert.equal(await page.getByTestId("record").count(), 1);
-    await page.getByTestId("record").locator("details").first().evaluate((d) => d.querySelectorAll("details").forEach((x: { setAttribute(name: string, value: string): void }) => x.setAttribute("open", "")));
+    await page.getByTestId("record").locator("details").first().evaluate((d: { querySelectorAll(selector: string): { forEach(fn: (x: WithAttributes) => void): void } }) => d.querySelectorAll("details").forEach((x) => x.setAttribute("open", "")));
     await page.screenshot({ path: join(dir, "jsonl.png"), fullPage: true });
     assert.deepEqual(errors, []);
     await assertNothingRan(page, dialogs);
