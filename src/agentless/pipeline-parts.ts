@@ -8,7 +8,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
 import { AgentlessOptions, type GenOutput, type Step2Output } from "../../schemas/agentless.ts";
-import type { FailureRecord, SideInputs, StepContext, StepResult } from "../pipeline/index.ts";
+import { type FailureRecord, type RoundsStep, type SideInputs, type Step, type StepContext, type StepResult, rounds, sink, stage, submit } from "../pipeline/index.ts";
 import { saveStep2 } from "./save.ts";
 import { type AgentlessStage, DEFAULT_DATASET, agentlessSide, checkDataset, checkSelection, checkStructureDir, datasetRecords, selectRecords, selectsAll } from "./side-inputs.ts";
 import type { Role } from "./steps.ts";
@@ -113,3 +113,25 @@ export async function samplesWritten(dir: string, ids: Iterable<string>): Promis
 
 /** proc_step2's own failure records in save/failures.jsonl. */
 export const isProcStep2Failure = (f: { stage?: string }) => f.stage === "proc_step2";
+
+/**
+ * The steps of an agentless pipeline for `role`: gen_step1, its submit, proc_step1_gen_step2, its
+ * submit, proc_step2 into save/, then retry rounds that re-request failed step-1 requests and
+ * every proc_step2 failure. The two roles differ only in the stages they run.
+ */
+export function agentlessSteps(role: Role): (Step<AgentlessPipelineOptions> | RoundsStep)[] {
+  return [
+    stage("gen_step1", `agentless/${role}/gen-step1`, { source: datasetSource, out: "step1_requests.jsonl", failures: "step1_requests.jsonl.failures.jsonl", split: requestOrFailure, count: "requests", side: sideFor(role, "gen_step1"), options: stageOptions }),
+    submit("submit_step1", { in: "step1_requests.jsonl", out: "step1_output.jsonl", replay: "fromStep1" }),
+    stage("proc_step1_gen_step2", `agentless/${role}/proc-step1-gen-step2`, { in: "step1_output.jsonl", out: "step2_requests.jsonl", failures: "step2_requests.jsonl.failures.jsonl", split: requestOrFailure, count: "requests", side: sideFor(role, "proc_step1_gen_step2"), options: stageOptions }),
+    submit("submit_step2", { in: "step2_requests.jsonl", out: "step2_output.jsonl", replay: "fromStep2" }),
+    sink("proc_step2", { in: ["step2_output.jsonl", "step1_output.jsonl"], stage: `agentless/${role}/proc-step2`, out: "save/", failures: "save/failures.jsonl", ownsFailure: isProcStep2Failure, side: sideFor(role, "proc_step2"), options: stageOptions, write: saveTo(role), succeeded: samplesWritten }),
+    rounds({
+      retry: [
+        { from: "submit_step1", failedRequests: true },
+        { from: "submit_step2", failures: "save/failures.jsonl", when: isProcStep2Failure },
+      ],
+      names: { submit_step2: "submit" },
+    }),
+  ];
+}
