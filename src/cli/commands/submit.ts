@@ -104,9 +104,9 @@ interface BatchCommandOptions {
 
 async function batchCommand(action: string, statePath: string, options: BatchCommandOptions, env: SubmitEnv): Promise<void> {
   const state = await loadJobState(statePath);
-  // the API version the run used (recorded in its state) unless --anthropic-version says otherwise
+  // the API version the run used (recorded in its state; only anthropic-batch records one) unless --anthropic-version says otherwise
   const version = stringOption(options.anthropicVersion) ?? state.apiVersion ?? undefined;
-  const { backend } = await makeBatchBackend(state.backend, env, stringOption(options.baseUrl) ?? state.baseURL ?? undefined, state.backend === "anthropic-batch" ? version : stringOption(options.anthropicVersion));
+  const { backend } = await makeBatchBackend(state.backend, env, stringOption(options.baseUrl) ?? state.baseURL ?? undefined, version);
   if (action === "status") {
     for (const row of await jobStatus(backend, state)) {
       const counts = row.counts ? ` ${row.counts.completed} completed, ${row.counts.failed} failed of ${row.counts.total}` : "";
