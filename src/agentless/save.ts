@@ -40,6 +40,7 @@ function emptySample(instanceId: string, model: string): Record<string, unknown>
 }
 
 const SAMPLE_BATCH = 32;
+const PREDS_CHUNK = 64 * 1024;
 const PRED_FIELDS = keySet(["instance_id", "model_name_or_path", "model_patch"]);
 
 const patchOf = (v: { model_patch?: string; test_patch?: string }) => (v.model_patch ?? v.test_patch ?? "") !== "";
@@ -48,6 +49,8 @@ const patchOf = (v: { model_patch?: string; test_patch?: string }) => (v.model_p
 interface PassAdditions {
   file: AtomicFile;
   preds: AtomicFile | undefined;
+  /** Preds lines not written yet: they are small, so they go out PREDS_CHUNK characters at a time. */
+  predsText: string;
   last: string | undefined;
   sorted: boolean;
 }
@@ -66,7 +69,7 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
     if (!a) {
       const file = await openAtomic(join(saveDir, `.additions_${pass}.jsonl`));
       const preds = role === "bugfixer" ? await openAtomic(join(saveDir, `.additions_preds_${pass}.jsonl`)) : undefined;
-      additions.set(pass, (a = { file, preds, last: undefined, sorted: true }));
+      additions.set(pass, (a = { file, preds, predsText: "", last: undefined, sorted: true }));
     }
     return a;
   };
@@ -74,7 +77,13 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
     a.sorted &&= a.last === undefined || compareBytes(a.last, instanceId) < 0;
     a.last = instanceId;
     await writeChunks(a.file.stream, [line]);
-    if (a.preds) await writeChunks(a.preds.stream, [JSON.stringify({ instance_id: instanceId, model_name_or_path: modelName, model_patch: patch }) + "\n"]);
+    if (!a.preds) return;
+    a.predsText += JSON.stringify({ instance_id: instanceId, model_name_or_path: modelName, model_patch: patch }) + "\n";
+    if (a.predsText.length >= PREDS_CHUNK) await flushPreds(a);
+  };
+  const flushPreds = async (a: PassAdditions) => {
+    if (a.preds && a.predsText !== "") await writeChunks(a.preds.stream, [a.predsText]);
+    a.predsText = "";
   };
   // samples/ files are written SAMPLE_BATCH at a time, each still atomically, while the next batch
   // fills (so the stage's workers are not kept waiting); a later line for the same custom_id wins.
@@ -114,6 +123,7 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
     }
     await flushSamples();
     await writing;
+    for (const a of additions.values()) await flushPreds(a);
     for (const f of all()) await f.commit();
   } catch (err) {
     await writing.catch(() => {});
