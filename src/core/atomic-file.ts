@@ -85,15 +85,25 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<string
   }
 }
 
-/** `writeFileAtomic` of text already in memory: one write to the temp file, no stream (many small files). */
+/**
+ * `writeFileAtomic` of text already in memory: one write to the temp file, no stream (many small
+ * files). The directory is made, and a directory at `path` reported, only when the write or the
+ * rename fails for want of them: most files go where a directory is, and nothing is in the way.
+ */
 async function writeWholeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await checkFileTarget(path);
-  await mkdir(dirname(path), { recursive: true });
   const tempPath = tempPathFor(path);
   OPEN_TEMP_FILES.add(tempPath);
   try {
-    await writeFile(tempPath, data, { flag: "wx" });
-    await rename(tempPath, path);
+    await writeFile(tempPath, data, { flag: "wx" }).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+      await checkFileTarget(path);
+      await mkdir(dirname(path), { recursive: true });
+      await writeFile(tempPath, data, { flag: "wx" });
+    });
+    await rename(tempPath, path).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code === "EISDIR") await checkFileTarget(path); // throws the one-line message
+      throw err;
+    });
   } catch (err) {
     await rm(tempPath, { force: true });
     throw err;
