@@ -125,7 +125,7 @@ function toLines(text: string): Line[] {
 // Every pass of an instance edits the same few files: each text is split (and its lines trimmed,
 // for the whitespace-tolerant match) once, and each edit works on copies of the arrays. Keyed by
 // the text itself; at most LINE_CACHE_CHARS of text, oldest out first.
-const LINE_CACHE_CHARS = 16 * 1024 * 1024;
+const LINE_CACHE_CHARS = 1024 * 1024;
 const lineCache = new Map<string, { lines: readonly Line[]; trims: readonly string[] }>();
 let lineCacheChars = 0;
 

@@ -51,7 +51,7 @@ export function candidateKeys(path: string, topFolder: string | undefined, folde
 
 // Every pass of an instance edits the same files: their old texts are encoded once (by text; a copy
 // goes out with each result, as results are transferred). At most ORIGINALS_CHARS, oldest out first.
-const ORIGINALS_CHARS = 16 * 1024 * 1024;
+const ORIGINALS_CHARS = 1024 * 1024;
 const originals = new Map<string, Uint8Array>();
 let originalsChars = 0;
 

@@ -24,8 +24,9 @@ export type CacheMessage = { cache: [string, string | string[]][] } | { drop: st
 /** One job's outcome in a batch's answer: its result, or the error's stack. */
 export type BatchOutcome = { result: SampleResult } | { error: string };
 
-const FILE_CACHE_CHARS = 32 * 1024 * 1024;
+const FILE_CACHE_CHARS = 4 * 1024 * 1024;
 const JOBS_PER_MESSAGE = 4;
+const WORKER_YOUNG_MB = 8;
 
 interface Queued {
   wire: WireJob;
@@ -47,11 +48,12 @@ export class SamplePool {
   #unshared = 0;
   readonly #limit: number;
 
-  /** `cacheChars`: how much file text the workers keep (default 32 Mi characters). */
+  /** `cacheChars`: how much file text the workers keep (default 4 Mi characters; a file sent again costs little). */
   constructor(workers: number, options: { cacheChars?: number } = {}) {
     this.#limit = options.cacheChars ?? FILE_CACHE_CHARS;
     const ext = extname(fileURLToPath(import.meta.url)); // .ts from src/, .js from dist/
-    this.#pool = new WorkerPool<WireJob[], BatchOutcome[]>(new URL(`./build-sample-worker${ext}`, import.meta.url), workers);
+    // A small young generation: a job's garbage is short-lived, and each worker's heap would otherwise grow to some 60 MB.
+    this.#pool = new WorkerPool<WireJob[], BatchOutcome[]>(new URL(`./build-sample-worker${ext}`, import.meta.url), workers, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
   }
 
   /** Builds one sample on a worker. */

@@ -19,7 +19,7 @@ import { compareBytes } from "../core/custom-id.ts";
 import { joinLines, readRawLines, writeChunks } from "../core/jsonl.ts";
 import { keySet } from "../core/key-scan.ts";
 import { scanFields } from "../core/line-ids.ts";
-import { jsonLine } from "../core/raw-json.ts";
+import { jsonLineParts } from "../core/raw-json.ts";
 import { mergeJsonlByKey } from "./merge-file.ts";
 import type { Role } from "./steps.ts";
 
@@ -40,6 +40,7 @@ function emptySample(instanceId: string, model: string): Record<string, unknown>
 }
 
 const SAMPLE_BATCH = 32;
+const SAMPLE_BATCH_BYTES = 4 * 1024 * 1024;
 const PREDS_CHUNK = 64 * 1024;
 const PRED_FIELDS = keySet(["instance_id", "model_name_or_path", "model_patch"]);
 
@@ -73,10 +74,10 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
     }
     return a;
   };
-  const add = async (a: PassAdditions, line: Buffer | string, instanceId: string, patch: string, modelName: string) => {
+  const add = async (a: PassAdditions, line: readonly (Uint8Array | string)[], instanceId: string, patch: string, modelName: string) => {
     a.sorted &&= a.last === undefined || compareBytes(a.last, instanceId) < 0;
     a.last = instanceId;
-    await writeChunks(a.file.stream, [line]);
+    await writeChunks(a.file.stream, line);
     if (!a.preds) return;
     a.predsText += JSON.stringify({ instance_id: instanceId, model_name_or_path: modelName, model_patch: patch }) + "\n";
     if (a.predsText.length >= PREDS_CHUNK) await flushPreds(a);
@@ -85,14 +86,17 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
     if (a.preds && a.predsText !== "") await writeChunks(a.preds.stream, [a.predsText]);
     a.predsText = "";
   };
-  // samples/ files are written SAMPLE_BATCH at a time, each still atomically, while the next batch
-  // fills (so the stage's workers are not kept waiting); a later line for the same custom_id wins.
-  let samples = new Map<string, string | Buffer>();
+  // samples/ files are written SAMPLE_BATCH (or SAMPLE_BATCH_BYTES) at a time, each still atomically,
+  // while the next batch fills (so the stage's workers are not kept waiting); a later line for the
+  // same custom_id wins.
+  let samples = new Map<string, string | Uint8Array[]>();
+  let sampleBytes = 0;
   let writing: Promise<unknown> = Promise.resolve();
   const flushSamples = async () => {
     await writing;
     const batch = [...samples];
     samples = new Map();
+    sampleBytes = 0;
     writing = Promise.all(batch.map(([path, text]) => writeFileAtomic(path, text)));
     writing.catch(() => {}); // surfaced by the next flush's await
   };
@@ -104,8 +108,11 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
         summary.samples++;
         succeeded.add(out.custom_id);
         const s = out.sample as { instance_id: string; model_patch?: string };
-        await add(a, jsonLine(out.sample), s.instance_id, s.model_patch ?? "", out.sample.model_name_or_path);
-        samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), jsonLine(out.record));
+        // Whole-file texts come as the workers' bytes: the pieces are written as they are, never joined.
+        await add(a, jsonLineParts(out.sample), s.instance_id, s.model_patch ?? "", out.sample.model_name_or_path);
+        const record = jsonLineParts(out.record);
+        for (const part of record) sampleBytes += part.length;
+        samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), record);
       } else {
         const f = out.failure;
         summary.failures++;
@@ -115,11 +122,11 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
         // it); its reproduction-test runner takes every record as a test to run, so failures stay out.
         if (role === "bugfixer") {
           const modelName = out.model_name_or_path || model;
-          await add(a, JSON.stringify(emptySample(f.instance_id, modelName)) + "\n", f.instance_id, "", modelName);
+          await add(a, [JSON.stringify(emptySample(f.instance_id, modelName)) + "\n"], f.instance_id, "", modelName);
         }
         samples.set(join(saveDir, "samples", `${f.custom_id}.jsonl`), JSON.stringify({ ...f, raw_output: out.raw_output }) + "\n");
       }
-      if (samples.size >= SAMPLE_BATCH) await flushSamples();
+      if (samples.size >= SAMPLE_BATCH || sampleBytes >= SAMPLE_BATCH_BYTES) await flushSamples();
     }
     await flushSamples();
     await writing;
