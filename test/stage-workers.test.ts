@@ -64,6 +64,17 @@ describe("requests rewrite --workers", () => {
     assert.deepEqual([stop[1]!.code, stop[1]!.stderr], [stop[0]!.code, stop[0]!.stderr]);
   });
 
+  it("writes outputs much longer than their input lines (a long --model on short lines)", async () => {
+    const path = join(dir, "short.jsonl");
+    await writeFile(path, Array.from({ length: 40 }, (_, i) => JSON.stringify({ custom_id: `c${i}`, method: "POST", url: "/v1/chat/completions", body: { model: "m", messages: [] } }) + "\n").join(""));
+    const model = `model-é-${"m".repeat(100_000)}`;
+    const [one, three] = await both((out) => ["requests", "rewrite", "-i", path, "-o", out, "--model", model]);
+    assert.equal(one!.code, 0, one!.stderr);
+    assert.deepEqual([three!.code, three!.out], [one!.code, one!.out]);
+    assert.equal(one!.out!.split("\n").length, 41);
+    assert.equal((JSON.parse(one!.out!.split("\n")[39]!) as { body: { model: string } }).body.model, model);
+  });
+
   it("refuses a bad --workers value", async () => {
     const r = await runCli(["requests", "rewrite", "-i", "-", "--workers", "0", "--model", "m"], { input: "" });
     assert.equal(r.code, 1);

@@ -11,7 +11,6 @@ import type { ErrorData, StageBatch, StageBatchResult, StageWorkerData } from ".
 
 const data = workerData as StageWorkerData;
 const stage = (await loadStage(data.stage))!;
-const encoder = new TextEncoder();
 
 function errorData(err: unknown): ErrorData {
   const e = err instanceof Error ? err : new Error(String(err));
@@ -24,7 +23,8 @@ async function* records(batch: StageBatch, skipped: StageBatchResult["skipped"])
   // a blank line in front makes it the batch's second line.
   const bom = batch.firstLine > 1 && batch.bytes[0] === 0xef && batch.bytes[1] === 0xbb && batch.bytes[2] === 0xbf;
   const shift = batch.firstLine - 1 - (bom ? 1 : 0);
-  const source = bom ? [Buffer.from("\n"), Buffer.from(batch.bytes)] : [Buffer.from(batch.bytes)];
+  const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength); // a view, not a copy
+  const source = bom ? [Buffer.from("\n"), bytes] : [bytes];
   for await (const raw of readRawLines(source)) {
     const line = raw.line + shift;
     const text = lineText(raw.bytes);
@@ -41,15 +41,48 @@ async function* records(batch: StageBatch, skipped: StageBatchResult["skipped"])
   }
 }
 
+/**
+ * JSONL bytes written line by line into one buffer of their own (transferable): each line is
+ * UTF-8 encoded in place, with no joined string to flatten and copy again.
+ */
+class JsonlBytes {
+  private buf: Buffer;
+  private length = 0;
+
+  constructor(capacity: number) {
+    this.buf = Buffer.allocUnsafeSlow(capacity);
+  }
+
+  push(text: string): void {
+    // A UTF-16 unit is at most 3 UTF-8 bytes; the exact count is taken only when that bound does not fit.
+    const room = this.buf.length - this.length - 1;
+    if (text.length * 3 > room) {
+      const need = Buffer.byteLength(text) + 1;
+      if (need > room + 1) {
+        const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.length + need));
+        this.buf.copy(grown, 0, 0, this.length);
+        this.buf = grown;
+      }
+    }
+    this.length += this.buf.write(text, this.length);
+    this.buf[this.length++] = 0x0a;
+  }
+
+  bytes(): Uint8Array {
+    return new Uint8Array(this.buf.buffer, this.buf.byteOffset, this.length);
+  }
+}
+
 parentPort!.on("message", async (message: { id: number; job: StageBatch }) => {
   const result: StageBatchResult = { out: new Uint8Array(0), skipped: [] };
-  let text = "";
+  // Output lines are about as long as input lines: rewrites change a few small fields.
+  const out = new JsonlBytes(message.job.bytes.byteLength + (message.job.bytes.byteLength >> 3) + 4096);
   try {
     const onSkip = data.skipBad ? (s: SkippedRecord) => result.skipped.push({ at: s.at, error: errorData(s.error) }) : undefined;
-    for await (const out of runStage(stage, records(message.job, result.skipped), { file: data.file, options: data.options, ...(onSkip ? { onSkip } : {}) })) text += `${JSON.stringify(out)}\n`;
+    for await (const record of runStage(stage, records(message.job, result.skipped), { file: data.file, options: data.options, ...(onSkip ? { onSkip } : {}) })) out.push(JSON.stringify(record));
   } catch (err) {
     result.error = errorData(err);
   }
-  result.out = encoder.encode(text);
+  result.out = out.bytes();
   parentPort!.postMessage({ id: message.id, result }, [result.out.buffer as ArrayBuffer]);
 });

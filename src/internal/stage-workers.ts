@@ -60,10 +60,13 @@ async function* batches(source: AsyncIterable<Uint8Array | string>): AsyncGenera
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let nextLine = 1;
-  const cut = (parts: Buffer[]): StageBatch => {
-    const bytes = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
-    const batch = { bytes: new Uint8Array(bytes), firstLine: nextLine }; // a copy of its own: transferable
-    for (let at = bytes.indexOf(NEWLINE); at !== -1; at = bytes.indexOf(NEWLINE, at + 1)) nextLine++;
+  const cut = (parts: Buffer[], length: number): StageBatch => {
+    // One copy into a buffer of its own, which moves to the worker (transferred, not copied again).
+    const bytes = Buffer.allocUnsafeSlow(length);
+    let at = 0;
+    for (const part of parts) at += part.copy(bytes, at);
+    const batch = { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, length), firstLine: nextLine };
+    for (let nl = bytes.indexOf(NEWLINE); nl !== -1; nl = bytes.indexOf(NEWLINE, nl + 1)) nextLine++;
     return batch;
   };
   for await (const chunk of source) {
@@ -73,13 +76,13 @@ async function* batches(source: AsyncIterable<Uint8Array | string>): AsyncGenera
     if (pendingBytes < BATCH_BYTES) continue;
     const nl = buf.lastIndexOf(NEWLINE);
     if (nl === -1) continue; // a line longer than the batch: wait for its end
-    const head = [...pending.slice(0, -1), buf.subarray(0, nl + 1)];
     const rest = buf.subarray(nl + 1);
-    yield cut(head);
+    pending[pending.length - 1] = buf.subarray(0, nl + 1);
+    yield cut(pending, pendingBytes - rest.length);
     pending = rest.length > 0 ? [rest] : [];
     pendingBytes = rest.length;
   }
-  if (pendingBytes > 0) yield cut(pending);
+  if (pendingBytes > 0) yield cut(pending, pendingBytes);
 }
 
 /** The error again on this thread: a BatchlineError of the same name, message and location, or a bug's Error with its stack. */

@@ -23,7 +23,11 @@ const SCHEMA = `
 CREATE TABLE IF NOT EXISTS files (id TEXT PRIMARY KEY, owner TEXT NOT NULL, object TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE, owner TEXT NOT NULL, output_expiry INTEGER, object TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS answers (batch_id TEXT NOT NULL, custom_id TEXT NOT NULL, ok INTEGER NOT NULL, line TEXT NOT NULL, PRIMARY KEY (batch_id, custom_id));
+CREATE INDEX IF NOT EXISTS answers_by_batch ON answers (batch_id);
 `;
+
+/** Answer lines read at once when a batch's files are written. */
+const ANSWERS_PAGE = 1024;
 
 /** The layout of serve.db this code reads and writes (`PRAGMA user_version`); a data dir from another layout is refused, not guessed at. */
 export const SERVE_DB_VERSION = 1;
@@ -73,7 +77,7 @@ export class ServeStore {
       batches: p("SELECT seq, owner, output_expiry, object FROM batches ORDER BY seq"),
       addAnswer: p("INSERT OR IGNORE INTO answers (batch_id, custom_id, ok, line) VALUES (?, ?, ?, ?)"),
       hasAnswer: p("SELECT 1 AS x FROM answers WHERE batch_id = ? AND custom_id = ?"),
-      answers: p("SELECT ok, line FROM answers WHERE batch_id = ? ORDER BY rowid"),
+      answersPage: p(`SELECT rowid AS seq, ok, line FROM answers WHERE batch_id = ? AND rowid > ? ORDER BY rowid LIMIT ${ANSWERS_PAGE}`),
       answersShuffled: p("SELECT ok, line FROM answers WHERE batch_id = ? ORDER BY random()"),
       dropAnswers: p("DELETE FROM answers WHERE batch_id = ?"),
     };
@@ -137,10 +141,23 @@ export class ServeStore {
     return this.q.hasAnswer!.get(batchId, customId) !== undefined;
   }
 
-  /** A batch's answer lines, in the order they arrived (or shuffled). */
+  /**
+   * A batch's answer lines, in the order they arrived (or shuffled), read a page at a time. No
+   * cursor stays open between pages: several batches finalize at once and their output writes
+   * await in between, and a prepared statement iterated by two callers follows the last binding
+   * (one batch's output file got another's answers that way).
+   */
   *answers(batchId: string, shuffled = false): Generator<{ ok: boolean; line: string }> {
-    for (const r of (shuffled ? this.q.answersShuffled! : this.q.answers!).iterate(batchId) as Iterable<{ ok: number; line: string }>) {
-      yield { ok: r.ok === 1, line: r.line };
+    if (shuffled) {
+      for (const r of this.q.answersShuffled!.all(batchId) as { ok: number; line: string }[]) yield { ok: r.ok === 1, line: r.line };
+      return;
+    }
+    let after = 0;
+    for (;;) {
+      const page = this.q.answersPage!.all(batchId, after) as { seq: number; ok: number; line: string }[];
+      for (const r of page) yield { ok: r.ok === 1, line: r.line };
+      if (page.length < ANSWERS_PAGE) return;
+      after = Number(page.at(-1)!.seq);
     }
   }
 
