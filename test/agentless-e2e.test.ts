@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FIXTURES, parseLines, pythonWithPytest, readTree, runCli, tempDir } from "./helpers.ts";
@@ -143,6 +143,14 @@ describe("agentless bugfixer", () => {
     assert.match(first.stderr, /\d sample\(s\), \d failure\(s\)/);
     await runCli(["agentless", "bugfixer", "proc_step2", ...args, "--save_dir", ranged, "--start_file", "acme__minicalc-102"]);
     assert.deepEqual(await readTree(ranged), await readTree(full), "two ranges one after the other = the whole input: no duplicates, nothing overwritten");
+    // The fixture's passes come out of instance_id order (merged into place); reversed, pass 0 comes in
+    // order (its file is renamed into place): the same files either way.
+    const reversed = join(dir, "det-reversed.jsonl");
+    await writeFile(reversed, (await readFile(join(F, "bugfixer-step2-output.jsonl"), "utf8")).trimEnd().split("\n").reverse().join("\n") + "\n");
+    const backwards = join(dir, "det-backwards");
+    const r = await runCli(["agentless", "bugfixer", "proc_step2", ...COMMON, "--input_file", reversed, "--save_dir", backwards, "--num_workers", "2"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(await readTree(backwards), await readTree(full), "the input's order does not change the files");
   });
 
   it("a bad input line fails with file:line (custom_id); --skip-bad reports it and goes on", async () => {

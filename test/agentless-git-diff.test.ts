@@ -6,6 +6,18 @@ import { assertPatchApplies, createRepo } from "./agentless-git.ts";
 
 const numbered = (n: number, from = 1) => Array.from({ length: n }, (_, i) => `line ${i + from}\n`).join("");
 
+/** The hunks `git diff` writes for a file changed from `oldText` to `newText` (headers and `@@` section names dropped). */
+function gitHunks(oldText: string, newText: string): string {
+  const repo = createRepo({ "f.py": oldText });
+  try {
+    writeFileSync(`${repo.dir}/f.py`, newText);
+    const out = repo.git(["diff", "--no-color", "-U3", "f.py"]);
+    return out.slice(out.indexOf("\n@@") + 1).replace(/^(@@ [^@]+ @@).*$/gm, "$1");
+  } finally {
+    repo.cleanup();
+  }
+}
+
 /** Seeded PRNG so failures reproduce. */
 function prng(seed: number): () => number {
   let s = seed >>> 0;
@@ -73,6 +85,33 @@ describe("diffFile", () => {
     } finally {
       repo.cleanup();
     }
+  });
+
+  it("matches git diff at the ends of a file and next to the common head and tail it cuts off", () => {
+    const old = numbered(40);
+    const blanks = "\n".repeat(12);
+    const cases: [string, string, string][] = [
+      ["first line changed", old, old.replace("line 1\n", "one\n")],
+      ["last line changed", old, old.replace("line 40\n", "forty\n")],
+      ["line inserted before the first", old, "zero\n" + old],
+      ["line appended after the last", old, old + "line 41\n"],
+      ["first and last lines deleted", old, old.replace("line 1\n", "").replace("line 40\n", "")],
+      ["change on line 4 (3 lines of head before it)", old, old.replace("line 4\n", "four\n")],
+      ["change on line 3 (context cut by the start)", old, old.replace("line 3\n", "three\n")],
+      ["change on line 37 (3 lines of tail after it)", old, old.replace("line 37\n", "x37\n")],
+      ["change on line 38 (context cut by the end)", old, old.replace("line 38\n", "x38\n")],
+      ["two changes 7 lines apart near the end", old, old.replace("line 30\n", "x30\n").replace("line 38\n", "x38\n")],
+      ["old text without a final newline, last line changed", old.slice(0, -1), old.replace("line 40\n", "forty")],
+      ["final newline removed", old, old.slice(0, -1)],
+      ["final newline added", old.slice(0, -1), old],
+      ["change next to a last line without newline", old.slice(0, -1), old.replace("line 39\n", "x39\n").slice(0, -1)],
+      ["a line of the head copied into the middle", old, old.replace("line 20\n", "line 2\n")],
+      ["line inserted at the top of repeated blank lines", blanks, "top\n\n" + blanks],
+      ["repeated lines on both sides of an insertion", "a\n" + blanks + "b\n", "a\n" + blanks.slice(6) + "mid\n" + blanks.slice(6) + "b\n"],
+      ["a CR-only change of the last line", old, old.replace("line 40\n", "line 40\r\n")],
+    ];
+    // Hunks equal to git's own apply as git's do, so only the text is compared.
+    for (const [name, oldText, newText] of cases) assert.equal(diffHunks(oldText, newText), gitHunks(oldText, newText), name);
   });
 
   it("merges hunks whose contexts touch (6 unchanged lines between) and splits at 7", () => {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile, readdir, writeFile } from "node:fs/promises";
+import { mkdir, readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FIXTURES, parseLines, runCli, tempDir, tempLeftovers } from "./helpers.ts";
@@ -207,6 +207,34 @@ describe("batchline merge", () => {
     const r = await runCli(["merge", ROUND1, path, "-o", join(dir, "m2.jsonl")]);
     assert.equal(r.code, 1);
     assert.match(r.stderr, /bad-output\.jsonl:1 \(custom_id=a\): not a valid batch output line: .*status_code/);
+  });
+
+  it("with no custom_id repeated the output is every line in order; a repeat or a bad line found late (after MBs were copied) leaves the right file or none, and no temp file", async () => {
+    const work = join(dir, "merge-late");
+    await mkdir(work, { recursive: true });
+    const success = (i: number, tag: string) => JSON.stringify({ id: `batch_req_${tag}${i}`, custom_id: `m-${i}`, response: { status_code: 200, request_id: `r${i}`, body: { choices: [{ message: { role: "assistant", content: "y".repeat(2000) } }] } }, error: null });
+    const failure = (i: number) => JSON.stringify({ id: `batch_req_f${i}`, custom_id: `m-${i}`, response: null, error: { code: "batch_expired", message: "expired" } });
+    const lines = Array.from({ length: 3000 }, (_, i) => (i % 5 === 0 ? failure(i) : success(i, "a"))); // ~6 MB
+    const unique = join(work, "unique.jsonl");
+    await writeFile(unique, lines.join("\r\n") + "\r\n\n"); // CRLF endings and a blank line are kept / dropped as before
+    const once = await runCli(["merge", unique, "-o", join(work, "once.jsonl"), "-q"]);
+    assert.equal(once.code, 0, once.stderr);
+    assert.equal(await readFile(join(work, "once.jsonl"), "utf8"), lines.map((l) => `${l}\r\n`).join(""));
+    // The last line answers m-0 again (a success replacing the first line's failure): known only at the end.
+    const late = join(work, "late.jsonl");
+    await writeFile(late, [...lines, success(0, "b")].join("\n") + "\n");
+    const twice = await runCli(["merge", late, "-o", join(work, "twice.jsonl"), "-q"]);
+    assert.equal(twice.code, 0, twice.stderr);
+    const merged = parseLines(await readFile(join(work, "twice.jsonl"), "utf8")) as { id: string; custom_id: string }[];
+    assert.equal(merged.length, 3000);
+    assert.deepEqual(merged.map((m) => m.custom_id), [...lines.slice(1).map((_, i) => `m-${i + 1}`), "m-0"]);
+    assert.equal(merged.at(-1)!.id, "batch_req_b0");
+    const bad = join(work, "bad.jsonl");
+    await writeFile(bad, [...lines, "{not json"].join("\n") + "\n");
+    const refused = await runCli(["merge", bad, "-o", join(work, "bad-out.jsonl"), "-q"]);
+    assert.equal(refused.code, 1);
+    assert.match(refused.stderr, /bad\.jsonl:3001: not valid JSON/);
+    assert.deepEqual((await readdir(work)).sort(), ["bad.jsonl", "late.jsonl", "once.jsonl", "twice.jsonl", "unique.jsonl"], "no output and no temp file for the refused merge");
   });
 });
 

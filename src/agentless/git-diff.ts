@@ -8,7 +8,9 @@
  *
  * The line diff is Myers' O(ND) algorithm in linear space (middle snake, divide and conquer), run
  * after trimming the common head and tail and setting aside lines that occur on one side only
- * (they can never be matched, so the result stays minimal). Lines are compared with their line
+ * (they can never be matched, so the result stays minimal). The common head and tail are found
+ * on the texts, before any line is split or hashed: an edit of a few lines in a long file costs
+ * a character comparison of the file, not a diff of it. Lines are compared with their line
  * ending, so a CR, or a missing final newline, is a difference like any other.
  */
 import { compareBytes } from "../core/custom-id.ts";
@@ -29,14 +31,14 @@ export interface GitDiffOptions {
 const DEFAULT_CONTEXT = 3;
 const NO_NEWLINE = "\\ No newline at end of file\n";
 
-/** Splits text into lines that keep their `\n` (the last one may have none). */
-function splitKeepEol(text: string): string[] {
+/** Splits text[from, to) into lines that keep their `\n` (the last one may have none). */
+function splitKeepEol(text: string, from = 0, to = text.length): string[] {
   const out: string[] = [];
-  let at = 0;
-  while (at < text.length) {
+  let at = from;
+  while (at < to) {
     const nl = text.indexOf("\n", at);
-    if (nl === -1) {
-      out.push(text.slice(at));
+    if (nl === -1 || nl >= to) {
+      out.push(text.slice(at, to));
       break;
     }
     out.push(text.slice(at, nl + 1));
@@ -45,11 +47,49 @@ function splitKeepEol(text: string): string[] {
   return out;
 }
 
+/** The lines of text[from, to), a run of whole lines (the last may lack its `\n` only at the end of the text). */
+function countLines(text: string, from: number, to: number): number {
+  let n = 0;
+  for (let nl = text.indexOf("\n", from); nl !== -1 && nl < to; nl = text.indexOf("\n", nl + 1)) n++;
+  return to > from && text.charCodeAt(to - 1) !== 10 ? n + 1 : n;
+}
+
+/**
+ * The common head and tail of two texts in whole lines, as character counts (the same in both
+ * texts): the longest run of equal lines at the start, then the longest at the end that does not
+ * reach into the head of either text. A last line without `\n` is a line too.
+ */
+function commonEnds(a: string, b: string): { head: number; tail: number } {
+  const max = Math.min(a.length, b.length);
+  let p = 0;
+  while (p < max && a.charCodeAt(p) === b.charCodeAt(p)) p++;
+  const head = p === 0 ? 0 : a.lastIndexOf("\n", p - 1) + 1;
+  const limit = max - head;
+  let q = 0;
+  while (q < limit && a.charCodeAt(a.length - 1 - q) === b.charCodeAt(b.length - 1 - q)) q++;
+  const startsLine = (t: string, at: number) => at === head || t.charCodeAt(at - 1) === 10;
+  if (startsLine(a, a.length - q) && startsLine(b, b.length - q)) return { head, tail: q };
+  // Within the equal suffix both texts break lines at the same places: the tail starts after the first break.
+  const nl = a.indexOf("\n", a.length - q);
+  return { head, tail: nl === -1 ? 0 : a.length - 1 - nl };
+}
+
+/** Whether `line` (with its `\n`, if it has one) is a whole line of text[from, to). */
+function hasLine(text: string, from: number, to: number, line: string): boolean {
+  const ownEol = line.charCodeAt(line.length - 1) === 10;
+  for (let at = text.indexOf(line, from); at !== -1 && at + line.length <= to; at = text.indexOf(line, at + 1)) {
+    if ((at === 0 || text.charCodeAt(at - 1) === 10) && (ownEol || at + line.length === text.length)) return true;
+  }
+  return false;
+}
+
 /**
  * Marks the lines of `a` deleted and the lines of `b` inserted by a shortest edit script.
- * Unmarked lines of `a` and `b` pair up in order and are equal.
+ * Unmarked lines of `a` and `b` pair up in order and are equal. `elsewhere(line)` says whether
+ * a line occurs in both files outside `a` and `b` (a common head or tail the caller cut off): such
+ * a line is not set aside as one-sided, as it would not be in a diff of the whole files.
  */
-export function diffSequences(a: ArrayLike<number>, b: ArrayLike<number>): { deleted: Uint8Array; inserted: Uint8Array } {
+export function diffSequences(a: ArrayLike<number>, b: ArrayLike<number>, elsewhere?: (line: number) => boolean): { deleted: Uint8Array; inserted: Uint8Array } {
   const n = a.length;
   const m = b.length;
   const deleted = new Uint8Array(n);
@@ -62,12 +102,19 @@ export function diffSequences(a: ArrayLike<number>, b: ArrayLike<number>): { del
   for (let j = 0; j < m; j++) countB.set(b[j]!, (countB.get(b[j]!) ?? 0) + 1);
   const keptA: number[] = [];
   const keptB: number[] = [];
+  const seen = new Map<number, boolean>();
+  const outside = (line: number) => {
+    if (!elsewhere) return false;
+    let found = seen.get(line);
+    if (found === undefined) seen.set(line, (found = elsewhere(line)));
+    return found;
+  };
   for (let i = 0; i < n; i++) {
-    if (countB.has(a[i]!)) keptA.push(i);
+    if (countB.has(a[i]!) || outside(a[i]!)) keptA.push(i);
     else deleted[i] = 1;
   }
   for (let j = 0; j < m; j++) {
-    if (countA.has(b[j]!)) keptB.push(j);
+    if (countA.has(b[j]!) || outside(b[j]!)) keptB.push(j);
     else inserted[j] = 1;
   }
   const xa = Int32Array.from(keptA, (i) => a[i]!);
@@ -171,7 +218,8 @@ interface Change {
   bEnd: number;
 }
 
-function changesOf(deleted: Uint8Array, inserted: Uint8Array): Change[] {
+/** The runs of marked lines as changes; `first` is the line number of index 0 on both sides. */
+function changesOf(deleted: Uint8Array, inserted: Uint8Array, first = 0): Change[] {
   const n = deleted.length;
   const m = inserted.length;
   const out: Change[] = [];
@@ -179,14 +227,13 @@ function changesOf(deleted: Uint8Array, inserted: Uint8Array): Change[] {
   let j = 0;
   while (i < n || j < m) {
     if ((i < n && deleted[i]) || (j < m && inserted[j])) {
-      const c: Change = { aStart: i, aEnd: i, bStart: j, bEnd: j };
+      const aStart = i;
+      const bStart = j;
       while ((i < n && deleted[i]) || (j < m && inserted[j])) {
         if (i < n && deleted[i]) i++;
         else j++;
       }
-      c.aEnd = i;
-      c.bEnd = j;
-      out.push(c);
+      out.push({ aStart: aStart + first, aEnd: i + first, bStart: bStart + first, bEnd: j + first });
     } else {
       i++;
       j++;
@@ -209,19 +256,41 @@ function emitLine(prefix: string, line: string): string {
 export function diffHunks(oldText: string, newText: string, options: GitDiffOptions = {}): string {
   if (oldText === newText) return "";
   const context = options.context ?? DEFAULT_CONTEXT;
-  const a = splitKeepEol(oldText);
-  const b = splitKeepEol(newText);
+  // Only the lines between the common head and tail are split and diffed, with up to `context`
+  // lines of each around them for the hunks; line numbers count from the head's line count.
+  const { head, tail } = commonEnds(oldText, newText);
+  const headLines = countLines(oldText, 0, head);
+  const oldTailAt = oldText.length - tail;
+  const newTailAt = newText.length - tail;
+  let from = head;
+  let padHead = 0;
+  for (; padHead < context && from > 0; padHead++) from = from >= 2 ? oldText.lastIndexOf("\n", from - 2) + 1 : 0;
+  let padTail = 0;
+  let tailPadChars = 0;
+  for (; padTail < context && oldTailAt + tailPadChars < oldText.length; padTail++) {
+    const nl = oldText.indexOf("\n", oldTailAt + tailPadChars);
+    tailPadChars = nl === -1 ? tail : nl + 1 - oldTailAt;
+  }
+  const a = splitKeepEol(oldText, from, oldTailAt + tailPadChars);
+  const b = splitKeepEol(newText, from, newTailAt + tailPadChars);
+  const base = headLines - padHead; // a[0] and b[0] are line `base` (0-based) of their files
+  const aLines = headLines + (a.length - padHead - padTail) + countLines(oldText, oldTailAt, oldText.length);
   const ids = new Map<string, number>();
+  const lineOf: string[] = [];
   const idOf = (line: string) => {
     let id = ids.get(line);
     if (id === undefined) {
       id = ids.size;
       ids.set(line, id);
+      lineOf.push(line);
     }
     return id;
   };
-  const { deleted, inserted } = diffSequences(Int32Array.from(a, idOf), Int32Array.from(b, idOf));
-  const changes = changesOf(deleted, inserted);
+  const xa = Int32Array.from(a.slice(padHead, a.length - padTail), idOf);
+  const xb = Int32Array.from(b.slice(padHead, b.length - padTail), idOf);
+  const elsewhere = (id: number) => hasLine(oldText, 0, head, lineOf[id]!) || hasLine(oldText, oldTailAt, oldText.length, lineOf[id]!);
+  const { deleted, inserted } = diffSequences(xa, xb, elsewhere);
+  const changes = changesOf(deleted, inserted, headLines);
   const parts: string[] = [];
   let h = 0;
   while (h < changes.length) {
@@ -231,7 +300,7 @@ export function diffHunks(oldText: string, newText: string, options: GitDiffOpti
     const first = changes[h]!;
     const end = changes[last]!;
     const lead = Math.min(context, first.aStart);
-    const trail = Math.min(context, a.length - end.aEnd);
+    const trail = Math.min(context, aLines - end.aEnd);
     const aStart = first.aStart - lead;
     const bStart = first.bStart - lead;
     const aEnd = end.aEnd + trail;
@@ -240,12 +309,12 @@ export function diffHunks(oldText: string, newText: string, options: GitDiffOpti
     let i = aStart;
     for (let c = h; c <= last; c++) {
       const ch = changes[c]!;
-      for (; i < ch.aStart; i++) parts.push(emitLine(" ", a[i]!));
-      for (let k = ch.aStart; k < ch.aEnd; k++) parts.push(emitLine("-", a[k]!));
-      for (let k = ch.bStart; k < ch.bEnd; k++) parts.push(emitLine("+", b[k]!));
+      for (; i < ch.aStart; i++) parts.push(emitLine(" ", a[i - base]!));
+      for (let k = ch.aStart; k < ch.aEnd; k++) parts.push(emitLine("-", a[k - base]!));
+      for (let k = ch.bStart; k < ch.bEnd; k++) parts.push(emitLine("+", b[k - base]!));
       i = ch.aEnd;
     }
-    for (; i < aEnd; i++) parts.push(emitLine(" ", a[i]!));
+    for (; i < aEnd; i++) parts.push(emitLine(" ", a[i - base]!));
     h = last + 1;
   }
   return parts.join("");

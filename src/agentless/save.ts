@@ -6,13 +6,16 @@
  * instance_id; bugfixer `preds_<pass>.jsonl` ({instance_id, model_name_or_path, model_patch});
  * `failures.jsonl` merged by (stage, custom_id). Processing a range merges into these files:
  * other ranges' results stay, nothing is duplicated, a patch is never replaced by an empty one,
- * and running the same input twice gives byte-identical files.
+ * and running the same input twice gives byte-identical files. When a pass's file does not exist
+ * yet and its lines came in instance_id order (each id once), the merge would copy them as they
+ * are: the additions file (and the preds written beside it) are renamed into place instead.
  */
 import { createReadStream } from "node:fs";
-import { mkdir, rm } from "node:fs/promises";
+import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentlessFailure, Step2Output } from "../../schemas/agentless.ts";
 import { type AtomicFile, openAtomic, writeFileAtomic } from "../core/atomic-file.ts";
+import { compareBytes } from "../core/custom-id.ts";
 import { joinLines, readRawLines, writeChunks } from "../core/jsonl.ts";
 import { keySet } from "../core/key-scan.ts";
 import { scanFields } from "../core/line-ids.ts";
@@ -41,32 +44,58 @@ const PRED_FIELDS = keySet(["instance_id", "model_name_or_path", "model_patch"])
 
 const patchOf = (v: { model_patch?: string; test_patch?: string }) => (v.model_patch ?? v.test_patch ?? "") !== "";
 
+/** One pass's new lines: the file, its preds lines (bugfixer), and whether its instance_ids came strictly increasing. */
+interface PassAdditions {
+  file: AtomicFile;
+  preds: AtomicFile | undefined;
+  last: string | undefined;
+  sorted: boolean;
+}
+
+const missing = (path: string) => stat(path).then(() => false, (err: NodeJS.ErrnoException) => err.code === "ENOENT");
+
 /** Consumes proc_step2 records and writes everything under `saveDir`. */
 export async function saveStep2(saveDir: string, role: Role, model: string, outputs: AsyncIterable<Step2Output>): Promise<SaveSummary> {
   await mkdir(join(saveDir, "samples"), { recursive: true });
-  const additions = new Map<number, AtomicFile>();
+  const additions = new Map<number, PassAdditions>();
   const failures: AgentlessFailure[] = [];
   const succeeded = new Set<string>();
   const summary: SaveSummary = { samples: 0, failures: 0, byReason: {}, passes: [] };
   const addition = async (pass: number) => {
-    let f = additions.get(pass);
-    if (!f) additions.set(pass, (f = await openAtomic(join(saveDir, `.additions_${pass}.jsonl`))));
-    return f;
+    let a = additions.get(pass);
+    if (!a) {
+      const file = await openAtomic(join(saveDir, `.additions_${pass}.jsonl`));
+      const preds = role === "bugfixer" ? await openAtomic(join(saveDir, `.additions_preds_${pass}.jsonl`)) : undefined;
+      additions.set(pass, (a = { file, preds, last: undefined, sorted: true }));
+    }
+    return a;
   };
-  // samples/ files are written SAMPLE_BATCH at a time, each still atomically; a later line for the same custom_id wins.
-  const samples = new Map<string, string | Buffer>();
+  const add = async (a: PassAdditions, line: Buffer | string, instanceId: string, patch: string, modelName: string) => {
+    a.sorted &&= a.last === undefined || compareBytes(a.last, instanceId) < 0;
+    a.last = instanceId;
+    await writeChunks(a.file.stream, [line]);
+    if (a.preds) await writeChunks(a.preds.stream, [JSON.stringify({ instance_id: instanceId, model_name_or_path: modelName, model_patch: patch }) + "\n"]);
+  };
+  // samples/ files are written SAMPLE_BATCH at a time, each still atomically, while the next batch
+  // fills (so the stage's workers are not kept waiting); a later line for the same custom_id wins.
+  let samples = new Map<string, string | Buffer>();
+  let writing: Promise<unknown> = Promise.resolve();
   const flushSamples = async () => {
+    await writing;
     const batch = [...samples];
-    samples.clear();
-    await Promise.all(batch.map(([path, text]) => writeFileAtomic(path, text)));
+    samples = new Map();
+    writing = Promise.all(batch.map(([path, text]) => writeFileAtomic(path, text)));
+    writing.catch(() => {}); // surfaced by the next flush's await
   };
+  const all = () => [...additions.values()].flatMap((a) => (a.preds ? [a.file, a.preds] : [a.file]));
   try {
     for await (const out of outputs) {
-      const file = await addition(out.pass);
+      const a = await addition(out.pass);
       if (out.kind === "sample") {
         summary.samples++;
         succeeded.add(out.custom_id);
-        await writeChunks(file.stream, [jsonLine(out.sample)]);
+        const s = out.sample as { instance_id: string; model_patch?: string };
+        await add(a, jsonLine(out.sample), s.instance_id, s.model_patch ?? "", out.sample.model_name_or_path);
         samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), jsonLine(out.record));
       } else {
         const f = out.failure;
@@ -75,31 +104,44 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
         failures.push(f);
         // Agentless's repair files hold one record per instance, an empty patch included (rerank counts
         // it); its reproduction-test runner takes every record as a test to run, so failures stay out.
-        if (role === "bugfixer") await writeChunks(file.stream, [JSON.stringify(emptySample(f.instance_id, out.model_name_or_path || model)) + "\n"]);
+        if (role === "bugfixer") {
+          const modelName = out.model_name_or_path || model;
+          await add(a, JSON.stringify(emptySample(f.instance_id, modelName)) + "\n", f.instance_id, "", modelName);
+        }
         samples.set(join(saveDir, "samples", `${f.custom_id}.jsonl`), JSON.stringify({ ...f, raw_output: out.raw_output }) + "\n");
       }
       if (samples.size >= SAMPLE_BATCH) await flushSamples();
     }
     await flushSamples();
-    for (const f of additions.values()) await f.commit();
+    await writing;
+    for (const f of all()) await f.commit();
   } catch (err) {
-    await Promise.all([...additions.values()].map((f) => f.abort()));
+    await writing.catch(() => {});
+    await Promise.all(all().map((f) => f.abort()));
     throw err;
   }
 
-  for (const [pass, file] of [...additions].sort(([a], [b]) => a - b)) {
+  for (const [pass, a] of [...additions].sort(([x], [y]) => x - y)) {
     summary.passes.push(pass);
     const processed = join(saveDir, processedName(role, pass));
-    await mergeJsonlByKey(processed, file.path, { fields: ["instance_id", "model_patch", "test_patch"], key: (v: { instance_id: string }) => v.instance_id, score: (v) => (patchOf(v) ? 1 : 0) });
-    await rm(file.path, { force: true });
+    const preds = join(saveDir, `preds_${pass}.jsonl`);
+    if (a.sorted && a.last !== undefined && (await missing(processed))) {
+      // What the merge would write: these lines, in this order.
+      await rename(a.file.path, processed);
+      if (a.preds) await rename(a.preds.path, preds);
+      continue;
+    }
+    await mergeJsonlByKey(processed, a.file.path, { fields: ["instance_id", "model_patch", "test_patch"], key: (v: { instance_id: string }) => v.instance_id, score: (v) => (patchOf(v) ? 1 : 0) });
+    await rm(a.file.path, { force: true });
+    if (a.preds) await rm(a.preds.path, { force: true });
     if (role === "bugfixer") {
-      async function* preds(): AsyncGenerator<string> {
+      async function* predLines(): AsyncGenerator<string> {
         for await (const { bytes } of readRawLines(createReadStream(processed, { highWaterMark: 1 << 20 }))) {
           const v = scanFields(bytes, PRED_FIELDS) as { instance_id: string; model_name_or_path: string; model_patch: string };
           yield JSON.stringify({ instance_id: v.instance_id, model_name_or_path: v.model_name_or_path, model_patch: v.model_patch });
         }
       }
-      await writeFileAtomic(join(saveDir, `preds_${pass}.jsonl`), joinLines(preds()));
+      await writeFileAtomic(preds, joinLines(predLines()));
     }
   }
 

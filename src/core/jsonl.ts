@@ -213,7 +213,7 @@ async function* mapIterable<A, B>(items: AsyncIterable<A> | Iterable<A>, fn: (a:
 }
 
 /** Resolves on `drain`; rejects on `error` or on `close` before draining. Listeners are removed either way. */
-function drained(stream: Writable): Promise<void> {
+export function drained(stream: Writable): Promise<void> {
   return new Promise((resolve, reject) => {
     const cleanup = () => {
       stream.off("drain", onDrain);
