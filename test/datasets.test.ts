@@ -75,6 +75,15 @@ describe("readJsonArray", () => {
     });
   }
 
+  it("finds every string's end whatever chunk boundary falls in a run of backslashes or on a quote", async () => {
+    const values = [{ s: "a\\" }, { s: '\\"' }, "\\\\\\", { k: 'x"y\\"z', t: ["\\", '"', "\\\\"] }, "é\\", { e: "" }];
+    const doc = Buffer.from(JSON.stringify(values, null, 1));
+    for (let at = 0; at <= doc.length; at++) {
+      const got = await collect(readJsonArray([doc.subarray(0, at), doc.subarray(at)], { file: "rows.json" }));
+      assert.deepEqual(got.map((g) => g.value), values, `split at byte ${at}`);
+    }
+  });
+
   for (const [name, bad, pattern] of [
     ["not an array", '{"a": 1}', /rows\.json:1: expected a JSON array/],
     ["a trailing comma", '[{"a": 1},\n]', /rows\.json:2: trailing comma/],

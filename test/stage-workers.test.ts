@@ -46,6 +46,10 @@ describe("requests rewrite --workers", () => {
     assert.equal(ids.length, 3000);
     assert.equal(ids[2999]!.custom_id, "inst-2999__pass0");
     assert.equal(ids[0]!.body.model, "gpt-4.1-mini");
+    // stdin arrives in pipe-sized chunks that share buffers: they are copied, not moved, and give the same bytes
+    const piped = await runCli(["requests", "rewrite", "-i", "-", "--model", "gpt-4.1-mini", "--max-tokens", "4096", "--workers", "2", "-q"], { input: await readFile(path) });
+    assert.equal(piped.code, 0, piped.stderr);
+    assert.equal(piped.stdout, one!.out);
   });
 
   it("skips and reports the same bad lines with --skip-bad, and stops at the same line without it", async () => {

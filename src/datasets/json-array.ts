@@ -1,7 +1,8 @@
 /**
  * Streams the items of a top-level JSON array (`[{...}, {...}]`) without loading the document:
  * a byte scanner finds where each item starts and ends (strings, escapes and nesting tracked;
- * every structural character is ASCII, so UTF-8 split across chunks is safe), then `JSON.parse`
+ * string contents are skipped with a memchr for the next quote; every structural character is
+ * ASCII, so UTF-8 split across chunks is safe), then `JSON.parse`
  * checks and builds that one item. Memory is bounded by the largest item, not the file.
  * Items carry their 1-based position and the 1-based line they start on.
  */
@@ -85,20 +86,34 @@ export async function* readJsonArray(source: AsyncIterable<Chunk> | Iterable<Chu
     for (let i = 0; i < buf.length; i++) {
       const b = buf[i] as number;
       if (phase === IN_ITEM) {
-        if (b === NEWLINE) line++;
         if (inString) {
-          if (escaped) escaped = false;
-          else if (b === BACKSLASH) escaped = true;
-          else if (b === QUOTE) {
-            inString = false;
-            if (depth === 0) {
-              parts.push(buf.subarray(start, i + 1));
-              yield finishItem();
-              phase = AFTER_ITEM;
-            }
+          // Most of a row is string contents: jump to the next quote (a memchr) instead of a
+          // byte loop. A raw newline cannot be inside a valid string, so none is counted there
+          // (an item that has one fails JSON.parse, named by the line it starts on).
+          if (escaped) {
+            escaped = false;
+            continue; // the escaped byte itself
+          }
+          const q = buf.indexOf(QUOTE, i);
+          // The backslashes in front of the quote (or of the chunk's end) since `i`: an odd run escapes it.
+          let run = 0;
+          for (let k = (q === -1 ? buf.length : q) - 1; k >= i && buf[k] === BACKSLASH; k--) run++;
+          if (q === -1) {
+            escaped = run % 2 === 1;
+            i = buf.length - 1;
+            continue;
+          }
+          i = q;
+          if (run % 2 === 1) continue; // an escaped quote: still inside the string
+          inString = false;
+          if (depth === 0) {
+            parts.push(buf.subarray(start, i + 1));
+            yield finishItem();
+            phase = AFTER_ITEM;
           }
           continue;
         }
+        if (b === NEWLINE) line++;
         if (scalar) {
           // A bare number or literal ends at a separator; the separator is handled below.
           if (b !== COMMA && b !== CLOSE_BRACKET && !isSpace(b)) continue;

@@ -14,23 +14,26 @@ import { flattenIssues } from "../core/stage.ts";
 /** Bytes read at once when lookups go through the file in about its order. */
 const READ_AHEAD = 256 * 1024;
 
-interface Entry {
+/** Where one id's line sits in a recorded file: byte offset, length (no newline, no `\r`), and whether it is a success. */
+export interface ReplayEntry {
   offset: number;
   bytes: number;
   ok: boolean;
 }
+type Entry = ReplayEntry;
 
 /** A recorded output file, indexed by custom_id. */
 export class ReplayIndex {
   readonly file: string;
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: Map<string, Entry>;
   private handle: FileHandle | undefined;
   /** The last block read ahead, and where the lookup before this one was. */
   private block: { start: number; bytes: Buffer } | undefined;
   private lastOffset = -Infinity;
 
-  private constructor(file: string) {
+  private constructor(file: string, entries = new Map<string, Entry>()) {
     this.file = file;
+    this.entries = entries;
   }
 
   /** Reads `file` once, validating every line as a batch output line (file:line on error). */
@@ -57,6 +60,16 @@ export class ReplayIndex {
       // The line's text, as lineText reads it: without the \r of a CRLF ending.
       index.entries.set(customId, { offset, bytes: bytes.length > 0 && bytes[bytes.length - 1] === 0x0d ? bytes.length - 1 : bytes.length, ok });
     }
+    index.handle = await open(file, "r");
+    return index;
+  }
+
+  /**
+   * An index of `file` from the entries its writer kept while appending to it (no pass over the
+   * file). The caller vouches for them: every line validated, a later failure not kept over a success.
+   */
+  static async fromEntries(file: string, entries: Map<string, ReplayEntry>): Promise<ReplayIndex> {
+    const index = new ReplayIndex(file, entries);
     index.handle = await open(file, "r");
     return index;
   }

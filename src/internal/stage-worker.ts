@@ -21,10 +21,11 @@ function errorData(err: unknown): ErrorData {
 async function* records(batch: StageBatch, skipped: StageBatchResult["skipped"]): AsyncGenerator<JsonlRecord> {
   // A line after the first that starts with a BOM keeps it (only the file's first line loses one):
   // a blank line in front makes it the batch's second line.
-  const bom = batch.firstLine > 1 && batch.bytes[0] === 0xef && batch.bytes[1] === 0xbb && batch.bytes[2] === 0xbf;
+  const parts = batch.parts.map((p) => Buffer.from(p.buffer, p.byteOffset, p.byteLength)); // views, not copies
+  const head = parts.length === 1 || parts[0]!.length >= 3 ? parts[0]! : Buffer.concat(parts).subarray(0, 3);
+  const bom = batch.firstLine > 1 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf;
   const shift = batch.firstLine - 1 - (bom ? 1 : 0);
-  const bytes = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength); // a view, not a copy
-  const source = bom ? [Buffer.from("\n"), bytes] : [bytes];
+  const source = bom ? [Buffer.from("\n"), ...parts] : parts;
   for await (const raw of readRawLines(source)) {
     const line = raw.line + shift;
     const text = lineText(raw.bytes);
@@ -54,17 +55,20 @@ class JsonlBytes {
   }
 
   push(text: string): void {
-    // A UTF-16 unit is at most 3 UTF-8 bytes; the exact count is taken only when that bound does not fit.
-    const room = this.buf.length - this.length - 1;
-    if (text.length * 3 > room) {
+    // `write` stops before a character that does not fit (at most 4 bytes): a line that leaves
+    // fewer than 5 bytes free may be cut, so it is written again into a bigger buffer.
+    const room = this.buf.length - this.length;
+    const written = this.buf.write(text, this.length);
+    if (room - written < 5) {
       const need = Buffer.byteLength(text) + 1;
-      if (need > room + 1) {
+      if (need > room) {
         const grown = Buffer.allocUnsafeSlow(Math.max(this.buf.length * 2, this.length + need));
         this.buf.copy(grown, 0, 0, this.length);
         this.buf = grown;
+        this.buf.write(text, this.length);
       }
-    }
-    this.length += this.buf.write(text, this.length);
+      this.length += need - 1;
+    } else this.length += written;
     this.buf[this.length++] = 0x0a;
   }
 
@@ -76,7 +80,8 @@ class JsonlBytes {
 parentPort!.on("message", async (message: { id: number; job: StageBatch }) => {
   const result: StageBatchResult = { out: new Uint8Array(0), skipped: [] };
   // Output lines are about as long as input lines: rewrites change a few small fields.
-  const out = new JsonlBytes(message.job.bytes.byteLength + (message.job.bytes.byteLength >> 3) + 4096);
+  const size = message.job.parts.reduce((n, p) => n + p.byteLength, 0);
+  const out = new JsonlBytes(size + (size >> 3) + 4096);
   try {
     const onSkip = data.skipBad ? (s: SkippedRecord) => result.skipped.push({ at: s.at, error: errorData(s.error) }) : undefined;
     for await (const record of runStage(stage, records(message.job, result.skipped), { file: data.file, options: data.options, ...(onSkip ? { onSkip } : {}) })) out.push(JSON.stringify(record));

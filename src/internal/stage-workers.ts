@@ -21,9 +21,12 @@ export interface StageWorkerData {
   skipBad: boolean;
 }
 
-/** One batch: whole lines of the input, the first of them being physical line `firstLine`. */
+/**
+ * One batch: whole lines of the input, the first of them being physical line `firstLine`, in
+ * parts that each own their ArrayBuffer (moved to the worker, not copied); a line may span parts.
+ */
 export interface StageBatch {
-  bytes: Uint8Array;
+  parts: Uint8Array[];
   firstLine: number;
 }
 
@@ -55,34 +58,48 @@ export function stageWorkerCount(workers: number | "auto", inputBytes: number | 
   return inputBytes !== undefined && inputBytes >= AUTO_WORKERS_BYTES ? Math.min(4, availableParallelism()) : 1;
 }
 
-/** Whole-line batches of a byte stream, each with its first physical line number. */
+/** `chunk` as bytes that own their whole ArrayBuffer (so it can move to a worker): the chunk itself when it does, else a copy. */
+function owned(chunk: Uint8Array | string): Buffer {
+  if (typeof chunk !== "string" && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer) {
+    return Buffer.from(chunk.buffer, 0, chunk.byteLength);
+  }
+  const bytes = typeof chunk === "string" ? Buffer.from(chunk) : chunk;
+  const copy = Buffer.allocUnsafeSlow(bytes.byteLength); // never a slice of Buffer's shared pool
+  copy.set(bytes);
+  return copy;
+}
+
+/**
+ * Whole-line batches of a byte stream, each with its first physical line number. A batch takes
+ * the chunks as they were read (a file's reads own their buffers: no copy on this thread) and
+ * ends at the last newline of the chunk that brings it to BATCH_BYTES; only the bytes after that
+ * newline are copied, to start the next batch.
+ */
 async function* batches(source: AsyncIterable<Uint8Array | string>): AsyncGenerator<StageBatch> {
   let pending: Buffer[] = [];
   let pendingBytes = 0;
   let nextLine = 1;
-  const cut = (parts: Buffer[], length: number): StageBatch => {
-    // One copy into a buffer of its own, which moves to the worker (transferred, not copied again).
-    const bytes = Buffer.allocUnsafeSlow(length);
-    let at = 0;
-    for (const part of parts) at += part.copy(bytes, at);
-    const batch = { bytes: new Uint8Array(bytes.buffer, bytes.byteOffset, length), firstLine: nextLine };
-    for (let nl = bytes.indexOf(NEWLINE); nl !== -1; nl = bytes.indexOf(NEWLINE, nl + 1)) nextLine++;
+  const cut = (parts: Buffer[]): StageBatch => {
+    const batch = { parts, firstLine: nextLine };
+    for (const part of parts) for (let nl = part.indexOf(NEWLINE); nl !== -1; nl = part.indexOf(NEWLINE, nl + 1)) nextLine++;
     return batch;
   };
   for await (const chunk of source) {
-    const buf = typeof chunk === "string" ? Buffer.from(chunk) : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    pending.push(buf);
-    pendingBytes += buf.length;
-    if (pendingBytes < BATCH_BYTES) continue;
-    const nl = buf.lastIndexOf(NEWLINE);
-    if (nl === -1) continue; // a line longer than the batch: wait for its end
-    const rest = buf.subarray(nl + 1);
-    pending[pending.length - 1] = buf.subarray(0, nl + 1);
-    yield cut(pending, pendingBytes - rest.length);
-    pending = rest.length > 0 ? [rest] : [];
-    pendingBytes = rest.length;
+    const buf = owned(chunk);
+    const nl = pendingBytes + buf.length >= BATCH_BYTES ? buf.lastIndexOf(NEWLINE) : -1;
+    if (nl === -1) {
+      // below the batch size, or a line longer than the batch: wait for more
+      pending.push(buf);
+      pendingBytes += buf.length;
+      continue;
+    }
+    const rest = nl + 1 < buf.length ? owned(buf.subarray(nl + 1)) : undefined;
+    pending.push(buf.subarray(0, nl + 1));
+    yield cut(pending);
+    pending = rest ? [rest] : [];
+    pendingBytes = rest?.length ?? 0;
   }
-  if (pendingBytes > 0) yield cut(pending, pendingBytes);
+  if (pendingBytes > 0) yield cut(pending);
 }
 
 /** The error again on this thread: a BatchlineError of the same name, message and location, or a bug's Error with its stack. */
@@ -96,7 +113,7 @@ function revive(e: ErrorData): Error {
 /** The JSONL output of `stage` over `source` on `workers` threads, in input order. */
 export async function* runStageOnWorkers(source: AsyncIterable<Uint8Array | string>, data: StageWorkerData, workers: number, onSkip?: (skipped: SkippedRecord) => void): AsyncGenerator<Buffer> {
   const ext = extname(fileURLToPath(import.meta.url)); // .ts from src/, .js from dist/
-  const pool = new WorkerPool<StageBatch, StageBatchResult>(new URL(`./stage-worker${ext}`, import.meta.url), workers, { workerData: data, transfer: (b) => [b.bytes.buffer as ArrayBuffer] });
+  const pool = new WorkerPool<StageBatch, StageBatchResult>(new URL(`./stage-worker${ext}`, import.meta.url), workers, { workerData: data, transfer: (b) => b.parts.map((p) => p.buffer as ArrayBuffer) });
   try {
     for await (const result of mapOrdered(batches(source), workers * 2, (batch) => pool.run(batch))) {
       for (const s of result.skipped) onSkip?.({ at: s.at, error: revive(s.error) as BatchlineError });

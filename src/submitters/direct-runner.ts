@@ -15,10 +15,10 @@ import { BatchRequest } from "../../schemas/batch-request.ts";
 import { BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
 import { writeFileAtomic } from "../core/atomic-file.ts";
 import { BatchlineError } from "../core/errors.ts";
-import { joinLines, readJsonl, readJsonlLines, writeChunks } from "../core/jsonl.ts";
+import { drained, joinLines, readJsonl, readJsonlBatches, readJsonlLines } from "../core/jsonl.ts";
 import { mapConcurrent } from "../internal/concurrency.ts";
-import { ReplayIndex, mergedLine } from "../internal/replay-index.ts";
-import { readRequestFile } from "./request-file.ts";
+import { type ReplayEntry, ReplayIndex, mergedLine } from "../internal/replay-index.ts";
+import { readRequestFileBatches } from "./request-file.ts";
 import type { SubmitEvent } from "./submit-events.ts";
 
 /** A backend that answers one request at a time. */
@@ -88,11 +88,18 @@ export function journalLine(outputLine: string, hash: string): string {
   return `${outputLine.slice(0, outputLine.lastIndexOf("}"))},"request_sha256":"${hash}"}`;
 }
 
-const HASH_FIELD = /,"request_sha256":"([0-9a-f]{64})"\}$/;
+const HASH_FIELD = /^,"request_sha256":"([0-9a-f]{64})"\}$/;
+/** Characters of the hash field at the end of a journal line. */
+const HASH_FIELD_CHARS = ',"request_sha256":"'.length + 64 + '"}'.length;
+
+/** The request hash a journal line ends with, or undefined. Looks at the line's tail only: a line can be 100s of KB. */
+function hashOf(text: string): string | undefined {
+  return HASH_FIELD.exec(text.slice(-HASH_FIELD_CHARS))?.[1];
+}
 
 /** The output line of a journal line (its hash field removed). */
 function outputLineOf(text: string): string {
-  return text.replace(HASH_FIELD, "}");
+  return hashOf(text) === undefined ? text : `${text.slice(0, -HASH_FIELD_CHARS)}}`;
 }
 
 /** Cuts a journal back to its last complete line (a kill can leave half a line). */
@@ -142,7 +149,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   const badLines = new Set<number>();
   const onBadLine = options.onBadLine;
   const readOptions = onBadLine ? { onBadLine: (err: BatchlineError, line: number) => (badLines.add(line), onBadLine(err)) } : {};
-  for await (const rec of readRequestFile(options.requests, readOptions)) hashes.set(rec.request.custom_id, requestHash(rec.text));
+  for await (const batch of readRequestFileBatches(options.requests, readOptions)) for (const rec of batch) hashes.set(rec.request.custom_id, requestHash(rec.text));
   const total = hashes.size;
 
   // What is already answered for these very requests: successes in an existing output (a finished
@@ -168,6 +175,9 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   // The journal keeps only successes for the current requests; anything else is sent again.
   const done = new Set(fromOutput);
   const kept: string[] = [];
+  // Where each id's line is in the journal, kept while writing it, so the final merge needs no pass over it.
+  const journalEntries = new Map<string, ReplayEntry>();
+  let journalBytes = 0;
   let changed = 0;
   try {
     for await (const { text } of readJsonlLines(createReadStream(journal))) {
@@ -178,7 +188,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
         continue;
       }
       const parsed = BatchOutput.safeParse(value);
-      const hash = HASH_FIELD.exec(text)?.[1];
+      const hash = hashOf(text);
       if (!parsed.success || !isSuccess(parsed.data)) continue;
       if (hash === undefined || hash !== hashes.get(parsed.data.custom_id)) {
         changed++;
@@ -186,6 +196,9 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
       }
       if (!done.has(parsed.data.custom_id)) spentBefore += options.budget?.spent(parsed.data) ?? 0;
       done.add(parsed.data.custom_id);
+      const bytes = Buffer.byteLength(text);
+      journalEntries.set(parsed.data.custom_id, { offset: journalBytes, bytes, ok: true });
+      journalBytes += bytes + 1;
       kept.push(text);
     }
   } catch (err) {
@@ -196,7 +209,31 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   if (changed > 0) log(`[${backend.name}] ${changed} earlier answer(s) were for other request lines (changed since): sending those again`);
   if (skipped > 0) log(`[${backend.name}] resuming: ${skipped} request(s) already answered, sending the rest`, "resumed");
 
-  const sink = createWriteStream(journal, { flags: "a" });
+  const sink = createWriteStream(journal, { flags: "a", highWaterMark: 1 << 20 });
+  let sinkError: Error | undefined;
+  sink.on("error", (err) => (sinkError ??= err));
+  let corked = false;
+  /**
+   * Appends one answer to the journal, noting where it went. The answers that arrive in one turn of
+   * the event loop go out in one write (corked until setImmediate), not one write each: a kill
+   * loses at most those and the requests in flight, and they are sent again by the next run.
+   */
+  const append = async (line: BatchOutput): Promise<void> => {
+    if (sinkError) throw sinkError;
+    const bytes = Buffer.from(`${journalLine(JSON.stringify(line), hashes.get(line.custom_id)!)}\n`);
+    const ok = isSuccess(line);
+    if (ok || !journalEntries.get(line.custom_id)?.ok) journalEntries.set(line.custom_id, { offset: journalBytes, bytes: bytes.length - 1, ok });
+    journalBytes += bytes.length;
+    if (!corked) {
+      corked = true;
+      sink.cork();
+      setImmediate(() => {
+        corked = false;
+        sink.uncork();
+      });
+    }
+    if (!sink.write(bytes)) await drained(sink);
+  };
   let sent = 0;
   let answered = 0;
   let failedNow = 0;
@@ -223,20 +260,23 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   };
   status();
   async function* pending(): AsyncGenerator<BatchRequest> {
-    for await (const rec of readJsonl(createReadStream(options.requests, { highWaterMark: 1 << 20 }), { file: options.requests, ...(badLines.size > 0 ? { onBadLine: () => {} } : {}) })) {
-      if (badLines.has(rec.line)) continue;
-      const req = rec.value as BatchRequest;
-      if (done.has(req.custom_id)) continue;
-      if (stopped) {
-        stopped.notSent++;
-        continue;
+    const source = createReadStream(options.requests, { highWaterMark: 1 << 20 });
+    for await (const batch of readJsonlBatches(source, { file: options.requests, ...(badLines.size > 0 ? { onBadLine: () => {} } : {}) })) {
+      for (const rec of batch) {
+        if (badLines.has(rec.line)) continue;
+        const req = rec.value as BatchRequest;
+        if (done.has(req.custom_id)) continue;
+        if (stopped) {
+          stopped.notSent++;
+          continue;
+        }
+        if (budget && !(await fits(req))) {
+          stopped = { customId: req.custom_id, line: rec.line, worstCase: budget.worstCase(req), notSent: 1 };
+          continue;
+        }
+        sent++;
+        yield req;
       }
-      if (budget && !(await fits(req))) {
-        stopped = { customId: req.custom_id, line: rec.line, worstCase: budget.worstCase(req), notSent: 1 };
-        continue;
-      }
-      sent++;
-      yield req;
     }
   }
   const answer = budget
@@ -255,7 +295,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
     : (req: BatchRequest) => backend.answer(req, options.signal);
   try {
     for await (const line of mapConcurrent(pending(), options.concurrency ?? 16, answer)) {
-      await writeChunks(sink, [journalLine(JSON.stringify(line), hashes.get(line.custom_id)!) + "\n"]);
+      await append(line);
       answered++;
       if (!isSuccess(line)) failedNow++;
       if (onEvent && Date.now() - lastStatus >= STATUS_EVERY_MS) status();
@@ -270,6 +310,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
     await new Promise<void>((resolve) => sink.end(resolve));
     await backend.close?.();
   }
+  if (sinkError) throw sinkError;
   if (stopped && budget) {
     const usd = (n: number) => `$${n.toFixed(4)}`;
     throw new BatchlineError(
@@ -280,14 +321,14 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
 
   // Final output: request order, each id once: this request's answer from the journal (the latest
   // success, else the latest failure), else the earlier output's when it answered this very request.
-  const journalIndex = await ReplayIndex.open(journal);
+  // The ids in request order are the keys of `hashes` (the bad lines left out), so the request
+  // file is not read again.
+  const journalIndex = await ReplayIndex.fromEntries(journal, journalEntries);
   const outputIndex = fromOutput.size > 0 ? await ReplayIndex.open(options.output) : undefined;
   const sources = outputIndex ? [outputIndex, journalIndex] : [journalIndex];
   const summary: DirectJobSummary = { output: options.output, total, sent, skipped, succeeded: 0, failed: 0, byCode: {}, seconds: 0 };
   async function* lines(): AsyncGenerator<string> {
-    for await (const { line, text } of readJsonlLines(createReadStream(options.requests, { highWaterMark: 1 << 20 }))) {
-      if (badLines.has(line)) continue;
-      const id = (JSON.parse(text) as BatchRequest).custom_id;
+    for (const id of hashes.keys()) {
       const from = journalIndex.has(id) || !fromOutput.has(id) ? [journalIndex] : [outputIndex!];
       yield outputLineOf((await mergedLine(from, id, summary, "no answer was recorded for this request"))!);
     }

@@ -1,6 +1,6 @@
 /**
- * Result download speed for one very long result line (part of `npm run bench`; alone:
- * `node test/bench/anthropic-download.ts`). A local server answers one batch whose results file
+ * Result download speed for one very long result line (the `download` section of `npm run bench`;
+ * alone: `node test/bench/anthropic-download.ts`). A local server answers one batch whose results file
  * holds a single line of N MB; three readers download it:
  *   anthropic-batch   the backend's results() (our JSONL reader over the response stream)
  *   sdk decoder       @anthropic-ai/sdk's messages.batches.results() (what the backend used before)
@@ -15,9 +15,11 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import Anthropic from "@anthropic-ai/sdk";
 import anthropicBatch from "../../src/submitters/anthropic-batch.ts";
 import openaiBatch from "../../src/submitters/openai-batch.ts";
+import { type BenchRow, printTable } from "./common.ts";
 
 const sizes = (process.env.BENCH_LINE_MB ?? "10,50").split(",").map(Number);
 const sdkMax = Number(process.env.BENCH_SDK_MAX_MB ?? 10);
@@ -57,52 +59,61 @@ async function time(fn: () => Promise<number>): Promise<{ seconds: number; bytes
   return { seconds: (performance.now() - start) / 1000, bytes };
 }
 
-const work = mkdtempSync(join(tmpdir(), "bl-bench-dl-"));
-const chunkPath = join(work, "chunk.jsonl");
-writeFileSync(chunkPath, JSON.stringify({ custom_id: "a", method: "POST", url: "/v1/chat/completions", body: { model: "m", messages: [{ role: "user", content: "a" }], max_tokens: 5 } }) + "\n");
-const ref = { key: "k", path: chunkPath, lines: 1, bytes: 1, model: "m", endpoint: "/v1/chat/completions" };
+/** The section's rows: each size's anthropic-batch download against openai-batch's on the same bytes. */
+export async function anthropicDownload(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const work = mkdtempSync(join(tmpdir(), "bl-bench-dl-"));
+  const chunkPath = join(work, "chunk.jsonl");
+  writeFileSync(chunkPath, JSON.stringify({ custom_id: "a", method: "POST", url: "/v1/chat/completions", body: { model: "m", messages: [{ role: "user", content: "a" }], max_tokens: 5 } }) + "\n");
+  const ref = { key: "k", path: chunkPath, lines: 1, bytes: 1, model: "m", endpoint: "/v1/chat/completions" };
 
-try {
-  for (const mb of sizes) {
-    const { base, close } = await serve({ anthropic: anthropicLine(mb), openai: openaiLine(mb) });
-    try {
-      // alternating, median of 3 each, so neither reader pays the other's warm-up
-      const oursRuns: { seconds: number; bytes: number }[] = [];
-      const openaiRuns: { seconds: number; bytes: number }[] = [];
-      for (let i = 0; i < 3; i++) {
-        oursRuns.push(
-          await time(async () => {
+  try {
+    for (const mb of sizes) {
+      const { base, close } = await serve({ anthropic: anthropicLine(mb), openai: openaiLine(mb) });
+      try {
+        // alternating, median of 3 each, so neither reader pays the other's warm-up
+        const oursRuns: { seconds: number; bytes: number }[] = [];
+        const openaiRuns: { seconds: number; bytes: number }[] = [];
+        for (let i = 0; i < 3; i++) {
+          oursRuns.push(
+            await time(async () => {
+              let n = 0;
+              for await (const line of anthropicBatch({ apiKey: "k", baseURL: base }).results("mb1", ref)) n += line.length;
+              return n;
+            }),
+          );
+          openaiRuns.push(
+            await time(async () => {
+              let n = 0;
+              for await (const line of openaiBatch({ apiKey: "k", baseURL: `${base}/v1` }).results("b1", ref)) n += line.length;
+              return n;
+            }),
+          );
+        }
+        const median = (runs: { seconds: number; bytes: number }[]) => [...runs].sort((a, b) => a.seconds - b.seconds)[1]!;
+        const ours = median(oursRuns);
+        const openai = median(openaiRuns);
+        const rate = (t: { seconds: number }) => (mb / t.seconds).toFixed(1);
+        let sdk = "skipped (BENCH_SDK_MAX_MB)";
+        if (mb <= sdkMax) {
+          const t = await time(async () => {
             let n = 0;
-            for await (const line of anthropicBatch({ apiKey: "k", baseURL: base }).results("mb1", ref)) n += line.length;
+            for await (const r of await new Anthropic({ apiKey: "k", baseURL: base }).messages.batches.results("mb1")) n += JSON.stringify(r).length;
             return n;
-          }),
-        );
-        openaiRuns.push(
-          await time(async () => {
-            let n = 0;
-            for await (const line of openaiBatch({ apiKey: "k", baseURL: `${base}/v1` }).results("b1", ref)) n += line.length;
-            return n;
-          }),
-        );
+          });
+          sdk = `${t.seconds.toFixed(2)} s (${rate(t)} MB/s)`;
+        }
+        rows.push({ section: "download", name: `openai-batch: one ${mb} MB result line`, value: mb / openai.seconds, unit: "MB/s" });
+        rows.push({ section: "download", name: `anthropic-batch: one ${mb} MB result line`, value: mb / ours.seconds, unit: "MB/s", baseline: `openai-batch: one ${mb} MB result line`, note: `median of 3; the SDK's own decoder: ${sdk}` });
+        console.log(`download of one ${mb} MB result line: anthropic-batch ${ours.seconds.toFixed(2)} s (${rate(ours)} MB/s); sdk decoder ${sdk}; openai-batch ${openai.seconds.toFixed(2)} s (${rate(openai)} MB/s); anthropic/openai time ratio ${(ours.seconds / openai.seconds).toFixed(2)}`);
+      } finally {
+        close();
       }
-      const median = (runs: { seconds: number; bytes: number }[]) => [...runs].sort((a, b) => a.seconds - b.seconds)[1]!;
-      const ours = median(oursRuns);
-      const openai = median(openaiRuns);
-      const rate = (t: { seconds: number }) => (mb / t.seconds).toFixed(1);
-      let sdk = "skipped (BENCH_SDK_MAX_MB)";
-      if (mb <= sdkMax) {
-        const t = await time(async () => {
-          let n = 0;
-          for await (const r of await new Anthropic({ apiKey: "k", baseURL: base }).messages.batches.results("mb1")) n += JSON.stringify(r).length;
-          return n;
-        });
-        sdk = `${t.seconds.toFixed(2)} s (${rate(t)} MB/s)`;
-      }
-      console.log(`download of one ${mb} MB result line: anthropic-batch ${ours.seconds.toFixed(2)} s (${rate(ours)} MB/s); sdk decoder ${sdk}; openai-batch ${openai.seconds.toFixed(2)} s (${rate(openai)} MB/s); anthropic/openai time ratio ${(ours.seconds / openai.seconds).toFixed(2)}`);
-    } finally {
-      close();
     }
+  } finally {
+    rmSync(work, { recursive: true, force: true });
   }
-} finally {
-  rmSync(work, { recursive: true, force: true });
+  return rows;
 }
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) printTable(await anthropicDownload());

@@ -15,11 +15,14 @@
  *   swe-testgen gold_eval + coverage_eval wall time per instance, --max-eval-workers 2 against 1 (swe-testgen.ts)
  *   json-array  src/datasets/json-array.ts against stream-json on a JSON array of SWE-bench rows (json-array.ts)
  *   syntax_checks  commit-testgen proc's one long-lived python3 against one python3 per script (commit-testgen.ts)
+ *   download    one long result line: anthropic-batch's download against openai-batch's (anthropic-download.ts)
+ *   serve       serve as a service: restart with 1M stored answers, request latency with 10,000 batches,
+ *               throughput through --upstream against the ideal and a plain client (serve.ts)
  *
  * Every child is a separate process timed by wall clock, with peak RSS from /usr/bin/time when it
  * works. Outputs are checked, then deleted. Environment: BENCH_MB (default 120), BENCH_RUNS
  * (best of N, default 1), BENCH_ONLY (comma-separated sections: startup, files, direct, batch, proc_step2,
- * json-array, syntax_checks), BENCH_BEFORE (another build's dist/src/cli/main.js: its slice/merge/stage run as
+ * json-array, swe-testgen, syntax_checks, download, serve), BENCH_BEFORE (another build's dist/src/cli/main.js: its slice/merge/stage run as
  * extra "before" rows, for before/after figures in one run). The machine is shared: prefer the
  * ratios to the absolute figures. "MB" is MiB.
  */
@@ -170,15 +173,6 @@ async function files(runs: number, before: string | undefined): Promise<BenchRow
   return rows;
 }
 
-/** Fills in each row's ratio from its baseline row (same section, or any section by name). */
-function ratios(rows: BenchRow[]): void {
-  for (const row of rows) {
-    if (!row.baseline || row.ratio !== undefined) continue;
-    const base = rows.find((r) => r.name === row.baseline && r.section === row.section) ?? rows.find((r) => r.name === row.baseline);
-    row.ratio = base?.value && row.value !== null ? row.value / base.value : null;
-  }
-}
-
 async function main(): Promise<number> {
   const runs = Math.floor(envNumber("BENCH_RUNS", 1));
   const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",").map((s) => s.trim())) : undefined;
@@ -204,7 +198,8 @@ async function main(): Promise<number> {
   await section("json-array", async () => (await import("./json-array.ts")).jsonArray());
   await section("swe-testgen", async () => (await import("./swe-testgen.ts")).sweTestgenEval());
   await section("syntax_checks", async () => (await import("./commit-testgen.ts")).syntaxChecks());
-  ratios(rows);
+  await section("download", async () => (await import("./anthropic-download.ts")).anthropicDownload());
+  await section("serve", async () => (await import("./serve.ts")).serveBench());
   console.log("");
   printTable(rows);
   const noted = rows.filter((r) => r.note);

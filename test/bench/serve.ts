@@ -1,6 +1,6 @@
 /**
- * `batchline serve` as a service (`node test/bench/serve.ts`, after `npm run build`; part of
- * `npm run bench`). Three figures, each against its own baseline:
+ * `batchline serve` as a service (the `serve` section of `npm run bench`; alone:
+ * `node test/bench/serve.ts` after `npm run build`). Three figures, each against its own baseline:
  *
  *   restart     a data dir holding BENCH_SERVE_BATCHES (1,000) in_progress batches with
  *               BENCH_SERVE_LINES (1,000) answered lines each (1M stored answers, written straight
@@ -23,7 +23,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ServeStore } from "../../src/server/serve-store.ts";
-import { CLI } from "./common.ts";
+import { type BenchRow, CLI, printTable } from "./common.ts";
 
 const BENCH_DIR = dirname(fileURLToPath(import.meta.url));
 const env = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
@@ -139,97 +139,116 @@ async function createBatch(base: string, fileId: string): Promise<string> {
   return (await json(`${base}/batches`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ input_file_id: fileId, endpoint: "/v1/chat/completions", completion_window: "24h" }) })).id;
 }
 
-const root = await mkdtemp(join(tmpdir(), "batchline-bench-serve-"));
-const chat = await spawnFirstLine([join(BENCH_DIR, "chat-server-process.ts"), String(LATENCY_MS)]);
-const only = (process.env.BENCH_SERVE_ONLY ?? "restart,latency,throughput").split(",");
-const results: Record<string, unknown> = {};
-try {
-  if (only.includes("restart")) {
-    const dir = join(root, "restart");
-    const t0 = performance.now();
-    seed(dir, BATCHES, LINES, true);
-    const seedMs = performance.now() - t0;
-    const t1 = performance.now();
-    const serve = await spawnFirstLine([SERVE_CLI, "serve", "--upstream", chat.url, "--data-dir", dir, "--concurrency", String(CONCURRENCY), "-q"]);
-    const health = serve.url.replace(/\/v1$/, "/health");
-    await until("every resumed batch ends", async () => (await json(health)).batches_running === 0, 1_800_000, 100);
-    const doneMs = performance.now() - t1;
-    const stats = await json(serve.url.replace(/\/v1$/, "/batchline/stats"));
-    const page = await json(`${serve.url}/batches?limit=100`);
-    await stop(serve);
-    results.restart = {
-      batches: BATCHES,
-      storedAnswers: BATCHES * LINES,
-      seedMs: Math.round(seedMs),
-      listeningMs: Math.round(serve.ms),
-      allResumedAndWrittenMs: Math.round(doneMs),
-      answersPerSecondWritten: Math.round((BATCHES * LINES) / (doneMs / 1000)),
-      upstreamCalls: stats.linesExecuted,
-      resumed: stats.batchesResumed,
-      firstPageCompleted: page.data.filter((b: { status: string }) => b.status === "completed").length,
-    };
-    rmSync(dir, { recursive: true, force: true });
-  }
-  if (only.includes("latency")) {
-    const dir = join(root, "latency");
-    seed(dir, LIST, 1, false);
-    const serve = await spawnFirstLine([SERVE_CLI, "serve", "--upstream", chat.url, "--data-dir", dir, "--concurrency", String(CONCURRENCY), "-q"]);
-    const fileId = await upload(serve.url, requestLine("lat-0"));
-    const create: number[] = [];
-    const poll: number[] = [];
-    const list: number[] = [];
-    const deep: number[] = [];
-    const middle = `batch_bench${String(Math.floor(LIST / 2)).padStart(6, "0")}`;
-    const time = async (into: number[], fn: () => Promise<unknown>) => {
-      const t = performance.now();
-      await fn();
-      into.push(performance.now() - t);
-    };
-    for (let i = 0; i < 200; i++) {
-      let id = "";
-      await time(create, async () => (id = await createBatch(serve.url, fileId)));
-      await time(poll, () => json(`${serve.url}/batches/${id}`));
-      await time(list, () => json(`${serve.url}/batches?limit=20`));
-      await time(deep, () => json(`${serve.url}/batches?limit=100&after=${middle}`));
+/** The section's rows: restart, latency and throughput, each against its own baseline where it has one. */
+export async function serveBench(): Promise<BenchRow[]> {
+  const rows: BenchRow[] = [];
+  const row = (name: string, value: number, unit: string, extra: Partial<BenchRow> = {}) => rows.push({ section: "serve", name, value, unit, ...extra });
+  const root = await mkdtemp(join(tmpdir(), "batchline-bench-serve-"));
+  const chat = await spawnFirstLine([join(BENCH_DIR, "chat-server-process.ts"), String(LATENCY_MS)]);
+  const only = (process.env.BENCH_SERVE_ONLY ?? "restart,latency,throughput").split(",");
+  const results: Record<string, unknown> = {};
+  try {
+    if (only.includes("restart")) {
+      const dir = join(root, "restart");
+      const t0 = performance.now();
+      seed(dir, BATCHES, LINES, true);
+      const seedMs = performance.now() - t0;
+      const t1 = performance.now();
+      const serve = await spawnFirstLine([SERVE_CLI, "serve", "--upstream", chat.url, "--data-dir", dir, "--concurrency", String(CONCURRENCY), "-q"]);
+      const health = serve.url.replace(/\/v1$/, "/health");
+      await until("every resumed batch ends", async () => (await json(health)).batches_running === 0, 1_800_000, 100);
+      const doneMs = performance.now() - t1;
+      const stats = await json(serve.url.replace(/\/v1$/, "/batchline/stats"));
+      const page = await json(`${serve.url}/batches?limit=100`);
+      await stop(serve);
+      results.restart = {
+        batches: BATCHES,
+        storedAnswers: BATCHES * LINES,
+        seedMs: Math.round(seedMs),
+        listeningMs: Math.round(serve.ms),
+        allResumedAndWrittenMs: Math.round(doneMs),
+        answersPerSecondWritten: Math.round((BATCHES * LINES) / (doneMs / 1000)),
+        upstreamCalls: stats.linesExecuted,
+        resumed: stats.batchesResumed,
+        firstPageCompleted: page.data.filter((b: { status: string }) => b.status === "completed").length,
+      };
+      const r = results.restart as { allResumedAndWrittenMs: number; upstreamCalls: number; answersPerSecondWritten: number };
+      row(`restart: listening (${BATCHES} batches, ${BATCHES * LINES} stored answers)`, serve.ms / 1000, "s", { rssMb: null });
+      row("restart: every batch resumed and written", r.allResumedAndWrittenMs / 1000, "s", { note: `${r.answersPerSecondWritten} answers/s written; ${r.upstreamCalls} upstream calls (0 expected)` });
+      if (r.upstreamCalls !== 0) throw new Error(`restart: ${r.upstreamCalls} upstream calls; answered lines must not be sent again`);
+      rmSync(dir, { recursive: true, force: true });
     }
-    await stop(serve);
-    const row = (xs: number[]) => ({ p50: ms(pct(xs, 50)), p95: ms(pct(xs, 95)) });
-    results.latency = { batchesListed: LIST + 200, startMs: Math.round(serve.ms), create: row(create), retrieve: row(poll), listFirstPage: row(list), listDeepAfter: row(deep) };
-    rmSync(dir, { recursive: true, force: true });
-  }
-  if (only.includes("throughput")) {
-    // Baseline: the same requests straight from this process to the chat server, 64 at a time
-    // (what the machine's HTTP stack allows today, below the 1,280 lines/s of the arithmetic).
-    const direct = async () => {
-      let next = 0;
+    if (only.includes("latency")) {
+      const dir = join(root, "latency");
+      seed(dir, LIST, 1, false);
+      const serve = await spawnFirstLine([SERVE_CLI, "serve", "--upstream", chat.url, "--data-dir", dir, "--concurrency", String(CONCURRENCY), "-q"]);
+      const fileId = await upload(serve.url, requestLine("lat-0"));
+      const create: number[] = [];
+      const poll: number[] = [];
+      const list: number[] = [];
+      const deep: number[] = [];
+      const middle = `batch_bench${String(Math.floor(LIST / 2)).padStart(6, "0")}`;
+      const time = async (into: number[], fn: () => Promise<unknown>) => {
+        const t = performance.now();
+        await fn();
+        into.push(performance.now() - t);
+      };
+      for (let i = 0; i < 200; i++) {
+        let id = "";
+        await time(create, async () => (id = await createBatch(serve.url, fileId)));
+        await time(poll, () => json(`${serve.url}/batches/${id}`));
+        await time(list, () => json(`${serve.url}/batches?limit=20`));
+        await time(deep, () => json(`${serve.url}/batches?limit=100&after=${middle}`));
+      }
+      await stop(serve);
+      const p50p95 = (xs: number[]) => ({ p50: ms(pct(xs, 50)), p95: ms(pct(xs, 95)) });
+      results.latency = { batchesListed: LIST + 200, startMs: Math.round(serve.ms), create: p50p95(create), retrieve: p50p95(poll), listFirstPage: p50p95(list), listDeepAfter: p50p95(deep) };
+      for (const [name, xs] of [["create", create], ["retrieve (poll)", poll], ["list, first page", list], ["list, deep after=", deep]] as const) {
+        row(`${name} p50 (${LIST + 200} batches stored)`, pct(xs, 50), "ms", { note: `p95 ${ms(pct(xs, 95))}` });
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
+    if (only.includes("throughput")) {
+      // Baseline: the same requests straight from this process to the chat server, 64 at a time
+      // (what the machine's HTTP stack allows today, below the 1,280 lines/s of the arithmetic).
+      const direct = async () => {
+        let next = 0;
+        const t = performance.now();
+        await Promise.all(
+          Array.from({ length: CONCURRENCY }, async () => {
+            while (next < TPUT) {
+              const id = `direct-${next++}`;
+              const res = await fetch(`${chat.url}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "m-1", messages: [{ role: "user", content: id }] }) });
+              await res.json();
+            }
+          }),
+        );
+        return TPUT / ((performance.now() - t) / 1000);
+      };
+      const directLps = await direct();
+      const dir = join(root, "tput");
+      const serve = await spawnFirstLine([SERVE_CLI, "serve", "--upstream", chat.url, "--data-dir", dir, "--concurrency", String(CONCURRENCY), "-q"]);
+      const fileId = await upload(serve.url, Array.from({ length: TPUT }, (_, i) => requestLine(`tput-${i}`)).join(""));
       const t = performance.now();
-      await Promise.all(
-        Array.from({ length: CONCURRENCY }, async () => {
-          while (next < TPUT) {
-            const id = `direct-${next++}`;
-            const res = await fetch(`${chat.url}/chat/completions`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ model: "m-1", messages: [{ role: "user", content: id }] }) });
-            await res.json();
-          }
-        }),
-      );
-      return TPUT / ((performance.now() - t) / 1000);
-    };
-    const directLps = await direct();
-    const dir = join(root, "tput");
-    const serve = await spawnFirstLine([SERVE_CLI, "serve", "--upstream", chat.url, "--data-dir", dir, "--concurrency", String(CONCURRENCY), "-q"]);
-    const fileId = await upload(serve.url, Array.from({ length: TPUT }, (_, i) => requestLine(`tput-${i}`)).join(""));
-    const t = performance.now();
-    const id = await createBatch(serve.url, fileId);
-    let batch: any;
-    await until("the batch ends", async () => ["completed", "failed", "expired", "cancelled"].includes((batch = await json(`${serve.url}/batches/${id}`)).status), 600_000, 20);
-    const secs = (performance.now() - t) / 1000;
-    await stop(serve);
-    const ideal = CONCURRENCY / (LATENCY_MS / 1000);
-    results.throughput = { lines: TPUT, status: batch.status, completed: batch.request_counts.completed, seconds: Number(secs.toFixed(2)), linesPerSecond: Math.round(TPUT / secs), ideal, ofIdeal: `${((TPUT / secs / ideal) * 100).toFixed(1)}%`, directClientLinesPerSecond: Math.round(directLps), ofDirect: `${((TPUT / secs / directLps) * 100).toFixed(1)}%` };
-    rmSync(dir, { recursive: true, force: true });
+      const id = await createBatch(serve.url, fileId);
+      let batch: any;
+      await until("the batch ends", async () => ["completed", "failed", "expired", "cancelled"].includes((batch = await json(`${serve.url}/batches/${id}`)).status), 600_000, 20);
+      const secs = (performance.now() - t) / 1000;
+      await stop(serve);
+      const ideal = CONCURRENCY / (LATENCY_MS / 1000);
+      results.throughput = { lines: TPUT, status: batch.status, completed: batch.request_counts.completed, seconds: Number(secs.toFixed(2)), linesPerSecond: Math.round(TPUT / secs), ideal, ofIdeal: `${((TPUT / secs / ideal) * 100).toFixed(1)}%`, directClientLinesPerSecond: Math.round(directLps), ofDirect: `${((TPUT / secs / directLps) * 100).toFixed(1)}%` };
+      if (batch.status !== "completed" || batch.request_counts.completed !== TPUT) throw new Error(`throughput: the batch ended ${batch.status} with ${batch.request_counts.completed} of ${TPUT} completed`);
+      row(`ideal c=${CONCURRENCY} (${LATENCY_MS} ms upstream)`, ideal, "lines/s", { note: "concurrency / latency" });
+      row(`plain client c=${CONCURRENCY} straight to the upstream`, directLps, "lines/s", { baseline: `ideal c=${CONCURRENCY} (${LATENCY_MS} ms upstream)`, note: "what this machine's HTTP stack allows" });
+      row(`one batch of ${TPUT} lines through serve --upstream`, TPUT / secs, "lines/s", { baseline: `ideal c=${CONCURRENCY} (${LATENCY_MS} ms upstream)`, note: `${((TPUT / secs / directLps) * 100).toFixed(1)}% of the plain client` });
+      rmSync(dir, { recursive: true, force: true });
+    }
+  } finally {
+    await stop(chat);
+    rmSync(root, { recursive: true, force: true });
   }
-} finally {
-  await stop(chat);
-  rmSync(root, { recursive: true, force: true });
+  console.log(`serve: ${JSON.stringify(results)}`);
+  return rows;
 }
-console.log(JSON.stringify(results, null, 2));
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) printTable(await serveBench());
