@@ -6,6 +6,7 @@
  * there and the main thread, which writes the records, only splices the bytes in.
  */
 import { encodeJson } from "../core/raw-json.ts";
+import { TextCache } from "../internal/text-cache.ts";
 import { applyEdits, normalizeEditPath } from "./apply-edits.ts";
 import { buildGitDiff } from "./git-diff.ts";
 import { isTestPath } from "./repo-structure.ts";
@@ -50,26 +51,9 @@ export function candidateKeys(path: string, topFolder: string | undefined, folde
 }
 
 // Every pass of an instance edits the same files: their old texts are encoded once (by text) and
-// shared by the results (read-only; `resultBuffers` copies them for a transfer). At most
-// ORIGINALS_CHARS, oldest out first.
-const ORIGINALS_CHARS = 1024 * 1024;
-const originals = new Map<string, Uint8Array>();
-let originalsChars = 0;
-
-function encodeOriginal(text: string): Uint8Array {
-  let bytes = originals.get(text);
-  if (!bytes) {
-    bytes = encodeJson(text);
-    originals.set(text, bytes);
-    originalsChars += text.length;
-    for (const old of originals.keys()) {
-      if (originalsChars <= ORIGINALS_CHARS) break;
-      originals.delete(old);
-      originalsChars -= old.length;
-    }
-  }
-  return bytes;
-}
+// shared by the results (read-only; `resultBuffers` copies them for a transfer).
+const originals = new TextCache<Uint8Array>(1024 * 1024);
+const encodeOriginal = (text: string) => originals.get(text, encodeJson);
 
 export function buildSample(job: SampleJob): SampleResult {
   const parsed = parseSearchReplace(job.answer);
