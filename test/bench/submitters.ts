@@ -206,10 +206,5 @@ export async function batch(): Promise<BenchRow[]> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const only = process.env.BENCH_ONLY;
-  const rows = [...(!only || only === "direct" ? await direct() : []), ...(!only || only === "batch" ? await batch() : [])];
-  for (const row of rows) {
-    const base = rows.find((r) => r.name === row.baseline);
-    if (base?.value && row.value !== null) row.ratio = row.value / base.value;
-  }
-  printTable(rows);
+  printTable([...(!only || only === "direct" ? await direct() : []), ...(!only || only === "batch" ? await batch() : [])]);
 }
