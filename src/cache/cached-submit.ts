@@ -18,7 +18,7 @@ import { BatchlineError } from "../core/errors.ts";
 import { joinLines, readJsonlLines, writeChunks } from "../core/jsonl.ts";
 import { type AnswerTally, ReplayIndex, mergedLine } from "../internal/replay-index.ts";
 import { journalPathFor, requestHashesPathFor } from "../submitters/direct-runner.ts";
-import { readRequestFile } from "../submitters/request-file.ts";
+import { readRequestFile, readRequestFileBatches } from "../submitters/request-file.ts";
 import { loadState, statePathFor } from "../submitters/state.ts";
 import { type CacheEntry, ResponseCache } from "./response-cache.ts";
 import { type CacheScope, type KeyIgnore, keyMaterial, keyOf } from "./request-key.ts";
@@ -28,6 +28,11 @@ export interface SentSummary {
   line: string;
   failedBatches: number;
   missing: string[];
+  /** The counts of the output it wrote, when it reports them (then an output it wrote in place is not written again). */
+  total?: number;
+  succeeded?: number;
+  failed?: number;
+  byCode?: Record<string, number>;
 }
 
 export interface CachedSubmitOptions {
@@ -79,6 +84,12 @@ function keyOfRequest(request: BatchRequest, o: CachedSubmitOptions): { key: str
   return { key: keyOf(material), material };
 }
 
+/** The counts a backend run reported for the output it wrote, when it reported all of them. */
+function countsOf(sent: SentSummary | undefined): (AnswerTally & { total: number }) | undefined {
+  if (sent?.total === undefined || sent.succeeded === undefined || sent.failed === undefined || sent.byCode === undefined) return undefined;
+  return { total: sent.total, succeeded: sent.succeeded, failed: sent.failed, byCode: sent.byCode };
+}
+
 /** Runs one submit through the cache. */
 export async function submitThroughCache(o: CachedSubmitOptions): Promise<CachedSubmitSummary> {
   const work = cacheWorkDirFor(o.output);
@@ -113,23 +124,30 @@ export async function submitThroughCache(o: CachedSubmitOptions): Promise<Cached
       const hitFile = await openAtomic(hitsPath);
       const missFile = resumeMisses ? undefined : await openAtomic(misses);
       try {
-        for await (const { text, request } of readRequestFile(o.requests, readOptions)) {
-          total++;
-          if (resumeMisses?.has(request.custom_id)) {
-            if (resumeMisses.get(request.custom_id) !== text) throw new BatchlineError(`${o.requests} changed since the unfinished run in ${work} began (custom_id=${request.custom_id}); use another -o, or move ${work} away to start over`);
-            missCount++;
-            continue;
+        // One write to each file per read of the request file (thousands of short lines), not one per line.
+        for await (const batch of readRequestFileBatches(o.requests, readOptions)) {
+          const hitLines: string[] = [];
+          const missLines: string[] = [];
+          for (const { text, request } of batch) {
+            total++;
+            if (resumeMisses?.has(request.custom_id)) {
+              if (resumeMisses.get(request.custom_id) !== text) throw new BatchlineError(`${o.requests} changed since the unfinished run in ${work} began (custom_id=${request.custom_id}); use another -o, or move ${work} away to start over`);
+              missCount++;
+              continue;
+            }
+            const answer = cache.get(keyOfRequest(request, o).key);
+            if (answer !== undefined) {
+              hits++;
+              hitLines.push(withCustomId(answer, request.custom_id), "\n");
+            } else if (missFile) {
+              missCount++;
+              missLines.push(text, "\n");
+            } else {
+              throw new BatchlineError(`${o.requests}: custom_id=${request.custom_id} is neither in the unfinished run in ${work} nor in the cache any more (pruned?); let that run finish first, or move ${work} away`);
+            }
           }
-          const answer = cache.get(keyOfRequest(request, o).key);
-          if (answer !== undefined) {
-            hits++;
-            await writeChunks(hitFile.stream, [withCustomId(answer, request.custom_id), "\n"]);
-          } else if (missFile) {
-            missCount++;
-            await writeChunks(missFile.stream, [text, "\n"]);
-          } else {
-            throw new BatchlineError(`${o.requests}: custom_id=${request.custom_id} is neither in the unfinished run in ${work} nor in the cache any more (pruned?); let that run finish first, or move ${work} away`);
-          }
+          if (hitLines.length > 0) await writeChunks(hitFile.stream, [hitLines.join("")]);
+          if (missFile && missLines.length > 0) await writeChunks(missFile.stream, [missLines.join("")]);
         }
         if (resumeMisses && missCount !== resumeMisses.size) throw new BatchlineError(`${o.requests} changed since the unfinished run in ${work} began (it has lines this file lacks); use another -o, or move ${work} away to start over`);
         await hitFile.commit();
@@ -152,26 +170,35 @@ export async function submitThroughCache(o: CachedSubmitOptions): Promise<Cached
     }
 
     const sent = target ? await o.send(target.requests, target.output) : undefined;
-    const stored = target ? await storeSuccesses(cache, target, o) : 0;
-
-    // The output, in request order: the cache's answer, else the backend's.
-    const hitsIndex = hits > 0 ? await ReplayIndex.open(hitsPath) : undefined;
-    const sentIndex = target ? await ReplayIndex.open(target.output) : undefined;
     const tally: AnswerTally = { succeeded: 0, failed: 0, byCode: {} };
     let count = 0;
-    async function* lines(): AsyncGenerator<string> {
-      for await (const { line, text } of readJsonlLines(createReadStream(o.requests, { highWaterMark: 1 << 20 }))) {
-        if (badLines.has(line)) continue;
-        const id = (JSON.parse(text) as BatchRequest).custom_id;
-        const from = hitsIndex?.has(id) ? hitsIndex : sentIndex;
-        // --skip-bad: a line the backend refused and left out has no answer, and no output line
-        if (onBadLine && !from?.has(id)) continue;
-        count++;
-        yield (await mergedLine(from ? [from] : [], id, tally, "no answer was recorded for this request"))!;
-      }
-    }
+    let stored = 0;
+    const sentIndex = target ? await ReplayIndex.open(target.output) : undefined;
+    let hitsIndex: ReplayIndex | undefined;
     try {
-      await writeFileAtomic(o.output, joinLines(lines()));
+      if (target && sentIndex) stored = await storeSuccesses(cache, target.requests, sentIndex, o);
+      // The output, in request order: the cache's answer, else the backend's. When the cache answered
+      // nothing and the backend wrote the output itself (one line per request, in request order)
+      // and reported its counts, that output is the final one as it is.
+      const inPlace = hits === 0 && target?.output === o.output ? countsOf(sent) : undefined;
+      if (inPlace) {
+        ({ succeeded: tally.succeeded, failed: tally.failed, total: count } = inPlace);
+        tally.byCode = { ...inPlace.byCode };
+      } else {
+        hitsIndex = hits > 0 ? await ReplayIndex.open(hitsPath) : undefined;
+        const lines = async function* (): AsyncGenerator<string> {
+          for await (const { line, text } of readJsonlLines(createReadStream(o.requests, { highWaterMark: 1 << 20 }))) {
+            if (badLines.has(line)) continue;
+            const id = (JSON.parse(text) as BatchRequest).custom_id;
+            const from = hitsIndex?.has(id) ? hitsIndex : sentIndex;
+            // --skip-bad: a line the backend refused and left out has no answer, and no output line
+            if (onBadLine && !from?.has(id)) continue;
+            count++;
+            yield (await mergedLine(from ? [from] : [], id, tally, "no answer was recorded for this request"))!;
+          }
+        };
+        await writeFileAtomic(o.output, joinLines(lines()));
+      }
     } finally {
       await hitsIndex?.close();
       await sentIndex?.close();
@@ -193,25 +220,29 @@ export async function submitThroughCache(o: CachedSubmitOptions): Promise<Cached
   }
 }
 
-/** Stores every success the backend run wrote for the lines it was sent; returns how many keys were new. */
-async function storeSuccesses(cache: ResponseCache, target: { requests: string; output: string }, o: CachedSubmitOptions): Promise<number> {
-  const index = await ReplayIndex.open(target.output);
+/**
+ * Stores every success the backend run wrote (`index`, its output) for the lines it was sent
+ * (`requests`, checked before they were sent); returns how many keys were new.
+ */
+async function storeSuccesses(cache: ResponseCache, requests: string, index: ReplayIndex, o: CachedSubmitOptions): Promise<number> {
   let stored = 0;
   let batch: CacheEntry[] = [];
-  try {
-    for await (const { request } of readRequestFile(target.requests)) {
-      if (!index.succeeded(request.custom_id)) continue;
-      const { key, material } = keyOfRequest(request, o);
-      batch.push({ key, material, answer: (await index.getText(request.custom_id))!, backend: o.scope.backend, model: typeof request.body.model === "string" ? request.body.model : null });
-      if (batch.length >= 500) {
-        stored += cache.putMany(batch);
-        batch = [];
-      }
+  for await (const { text } of readJsonlLines(createReadStream(requests, { highWaterMark: 1 << 20 }))) {
+    let request: BatchRequest | null;
+    try {
+      request = JSON.parse(text) as BatchRequest | null;
+    } catch {
+      continue; // a bad line left out (--skip-bad): never sent, nothing to store
     }
-    stored += cache.putMany(batch);
-  } finally {
-    await index.close();
+    if (typeof request?.custom_id !== "string" || !index.succeeded(request.custom_id)) continue;
+    const { key, material } = keyOfRequest(request, o);
+    batch.push({ key, material, answer: (await index.getText(request.custom_id))!, backend: o.scope.backend, model: typeof request.body.model === "string" ? request.body.model : null });
+    if (batch.length >= 500) {
+      stored += cache.putMany(batch);
+      batch = [];
+    }
   }
+  stored += cache.putMany(batch);
   return stored;
 }
 

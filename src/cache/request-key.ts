@@ -43,11 +43,53 @@ export function parseKeyIgnore(raw: unknown): KeyIgnore {
 
 /** JSON with object keys sorted at every depth (arrays keep their order). */
 export function canonicalJson(value: unknown): string {
+  // Fast way: a copy whose objects hold their keys in sorted order, written by one JSON.stringify
+  // (half the time of joining the pieces by hand, which a submit pays twice per request line).
+  const copy = sortedCopy(value);
+  return copy === UNORDERABLE ? joinedCanonicalJson(value) : (JSON.stringify(copy) ?? "null");
+}
+
+/** Marks a value whose sorted copy would not keep its key order (see `sortedCopy`). */
+const UNORDERABLE: unique symbol = Symbol("unorderable");
+
+/**
+ * `value` with the keys of every object inserted in sorted order (undefined values left out, as
+ * JSON.stringify leaves them out), or UNORDERABLE when an object has a key that an object does
+ * not enumerate in insertion order: keys that start with a digit (integer keys come first, in
+ * numeric order) and `__proto__` (an assignment sets the prototype).
+ */
+function sortedCopy(value: unknown): unknown {
+  if (value === null || typeof value !== "object") return value;
+  if (Array.isArray(value)) {
+    const out: unknown[] = new Array(value.length);
+    for (let i = 0; i < value.length; i++) {
+      const v = sortedCopy(value[i]);
+      if (v === UNORDERABLE) return UNORDERABLE;
+      out[i] = v === undefined ? null : v;
+    }
+    return out;
+  }
+  const obj = value as Record<string, unknown>;
+  const keys = Object.keys(obj).sort();
+  const out: Record<string, unknown> = {};
+  for (const k of keys) {
+    const c = k.charCodeAt(0);
+    if ((c >= 48 && c <= 57) || k === "__proto__") return UNORDERABLE;
+    if (obj[k] === undefined) continue;
+    const v = sortedCopy(obj[k]);
+    if (v === UNORDERABLE) return UNORDERABLE;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** canonicalJson by joining the pieces: for values whose sorted copy would not keep its order. */
+function joinedCanonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : canonicalJson(v))).join(",")}]`;
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : joinedCanonicalJson(v))).join(",")}]`;
   const obj = value as Record<string, unknown>;
   const keys = Object.keys(obj).filter((k) => obj[k] !== undefined).sort();
-  return `{${keys.map((k) => `${JSON.stringify(k)}:${canonicalJson(obj[k])}`).join(",")}}`;
+  return `{${keys.map((k) => `${JSON.stringify(k)}:${joinedCanonicalJson(obj[k])}`).join(",")}}`;
 }
 
 /** The request line fields the key reads. */

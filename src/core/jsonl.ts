@@ -66,6 +66,15 @@ function isBlankBytes(bytes: Buffer): boolean {
 
 /** Splits a byte stream into non-blank lines of bytes, numbering every physical line from 1. */
 export async function* readRawLines(source: AsyncIterable<Chunk> | Iterable<Chunk>): AsyncGenerator<RawJsonlLine> {
+  for await (const batch of readRawLineBatches(source)) yield* batch;
+}
+
+/**
+ * `readRawLines` one chunk of the source at a time: the lines that end in each chunk as one array.
+ * A consumer that loops over the array pays one asynchronous step per chunk (a 1 MiB read holds
+ * thousands of short lines), not one per line.
+ */
+export async function* readRawLineBatches(source: AsyncIterable<Chunk> | Iterable<Chunk>): AsyncGenerator<RawJsonlLine[]> {
   let pending: Buffer[] = [];
   let line = 0;
   let offset = 0; // byte offset of the start of the current line
@@ -76,6 +85,7 @@ export async function* readRawLines(source: AsyncIterable<Chunk> | Iterable<Chun
   };
   for await (const chunk of source) {
     const buf = toBuffer(chunk);
+    const batch: RawJsonlLine[] = [];
     let start = 0;
     let nl: number;
     while ((nl = buf.indexOf(NEWLINE, start)) !== -1) {
@@ -87,16 +97,17 @@ export async function* readRawLines(source: AsyncIterable<Chunk> | Iterable<Chun
         pending = [];
       }
       const raw = emit(bytes);
-      if (raw) yield raw;
+      if (raw) batch.push(raw);
       offset += bytes.length + 1;
       start = nl + 1;
     }
     if (start < buf.length) pending.push(buf.subarray(start));
+    if (batch.length > 0) yield batch;
   }
   if (pending.length > 0) {
     line++;
     const raw = emit(Buffer.concat(pending));
-    if (raw) yield raw;
+    if (raw) yield [raw];
   }
 }
 
@@ -112,17 +123,29 @@ export async function* readJsonlLines(source: AsyncIterable<Chunk> | Iterable<Ch
 
 /** Parses each non-blank line as JSON; a bad line throws `JsonlParseError` naming file and line. */
 export async function* readJsonl<T = unknown>(source: AsyncIterable<Chunk> | Iterable<Chunk>, options: ReadJsonlOptions): AsyncGenerator<JsonlRecord<T>> {
-  for await (const { line, text, offset } of readJsonlLines(source)) {
-    let value: T;
-    try {
-      value = JSON.parse(text) as T;
-    } catch (cause) {
-      const err = new JsonlParseError({ file: options.file, line }, `not valid JSON (${(cause as Error).message})`, { cause });
-      if (!options.onBadLine) throw err;
-      options.onBadLine(err, text);
-      continue;
+  for await (const batch of readJsonlBatches<T>(source, options)) yield* batch;
+}
+
+/** `readJsonl` one chunk of the source at a time (see `readRawLineBatches`). */
+export async function* readJsonlBatches<T = unknown>(source: AsyncIterable<Chunk> | Iterable<Chunk>, options: ReadJsonlOptions): AsyncGenerator<JsonlRecord<T>[]> {
+  for await (const raws of readRawLineBatches(source)) {
+    const batch: JsonlRecord<T>[] = [];
+    for (const { line, bytes, offset } of raws) {
+      const text = lineText(bytes);
+      let value: T;
+      try {
+        value = JSON.parse(text) as T;
+      } catch (cause) {
+        const err = new JsonlParseError({ file: options.file, line }, `not valid JSON (${(cause as Error).message})`, { cause });
+        // The good lines before this one go first, as they would one by one: the caller may stop at one of them.
+        if (batch.length > 0) yield batch.splice(0);
+        if (!options.onBadLine) throw err;
+        options.onBadLine(err, text);
+        continue;
+      }
+      batch.push({ line, text, offset, value });
     }
-    yield { line, text, offset, value };
+    if (batch.length > 0) yield batch;
   }
 }
 

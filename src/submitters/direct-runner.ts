@@ -15,10 +15,10 @@ import { BatchRequest } from "../../schemas/batch-request.ts";
 import { BatchOutput, isSuccess } from "../../schemas/openai-batch-output.ts";
 import { writeFileAtomic } from "../core/atomic-file.ts";
 import { BatchlineError } from "../core/errors.ts";
-import { drained, joinLines, readJsonl, readJsonlLines } from "../core/jsonl.ts";
+import { drained, joinLines, readJsonl, readJsonlBatches, readJsonlLines } from "../core/jsonl.ts";
 import { mapConcurrent } from "../internal/concurrency.ts";
 import { type ReplayEntry, ReplayIndex, mergedLine } from "../internal/replay-index.ts";
-import { readRequestFile } from "./request-file.ts";
+import { readRequestFileBatches } from "./request-file.ts";
 import type { SubmitEvent } from "./submit-events.ts";
 
 /** A backend that answers one request at a time. */
@@ -149,7 +149,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   const badLines = new Set<number>();
   const onBadLine = options.onBadLine;
   const readOptions = onBadLine ? { onBadLine: (err: BatchlineError, line: number) => (badLines.add(line), onBadLine(err)) } : {};
-  for await (const rec of readRequestFile(options.requests, readOptions)) hashes.set(rec.request.custom_id, requestHash(rec.text));
+  for await (const batch of readRequestFileBatches(options.requests, readOptions)) for (const rec of batch) hashes.set(rec.request.custom_id, requestHash(rec.text));
   const total = hashes.size;
 
   // What is already answered for these very requests: successes in an existing output (a finished
@@ -209,16 +209,29 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   if (changed > 0) log(`[${backend.name}] ${changed} earlier answer(s) were for other request lines (changed since): sending those again`);
   if (skipped > 0) log(`[${backend.name}] resuming: ${skipped} request(s) already answered, sending the rest`, "resumed");
 
-  const sink = createWriteStream(journal, { flags: "a" });
+  const sink = createWriteStream(journal, { flags: "a", highWaterMark: 1 << 20 });
   let sinkError: Error | undefined;
   sink.on("error", (err) => (sinkError ??= err));
-  /** Appends one answer to the journal (one write per answer, no stream of chunks), noting where it went. */
+  let corked = false;
+  /**
+   * Appends one answer to the journal, noting where it went. The answers that arrive in one turn of
+   * the event loop go out in one write (corked until setImmediate), not one write each: a kill
+   * loses at most those and the requests in flight, and they are sent again by the next run.
+   */
   const append = async (line: BatchOutput): Promise<void> => {
     if (sinkError) throw sinkError;
     const bytes = Buffer.from(`${journalLine(JSON.stringify(line), hashes.get(line.custom_id)!)}\n`);
     const ok = isSuccess(line);
     if (ok || !journalEntries.get(line.custom_id)?.ok) journalEntries.set(line.custom_id, { offset: journalBytes, bytes: bytes.length - 1, ok });
     journalBytes += bytes.length;
+    if (!corked) {
+      corked = true;
+      sink.cork();
+      setImmediate(() => {
+        corked = false;
+        sink.uncork();
+      });
+    }
     if (!sink.write(bytes)) await drained(sink);
   };
   let sent = 0;
@@ -247,20 +260,23 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
   };
   status();
   async function* pending(): AsyncGenerator<BatchRequest> {
-    for await (const rec of readJsonl(createReadStream(options.requests, { highWaterMark: 1 << 20 }), { file: options.requests, ...(badLines.size > 0 ? { onBadLine: () => {} } : {}) })) {
-      if (badLines.has(rec.line)) continue;
-      const req = rec.value as BatchRequest;
-      if (done.has(req.custom_id)) continue;
-      if (stopped) {
-        stopped.notSent++;
-        continue;
+    const source = createReadStream(options.requests, { highWaterMark: 1 << 20 });
+    for await (const batch of readJsonlBatches(source, { file: options.requests, ...(badLines.size > 0 ? { onBadLine: () => {} } : {}) })) {
+      for (const rec of batch) {
+        if (badLines.has(rec.line)) continue;
+        const req = rec.value as BatchRequest;
+        if (done.has(req.custom_id)) continue;
+        if (stopped) {
+          stopped.notSent++;
+          continue;
+        }
+        if (budget && !(await fits(req))) {
+          stopped = { customId: req.custom_id, line: rec.line, worstCase: budget.worstCase(req), notSent: 1 };
+          continue;
+        }
+        sent++;
+        yield req;
       }
-      if (budget && !(await fits(req))) {
-        stopped = { customId: req.custom_id, line: rec.line, worstCase: budget.worstCase(req), notSent: 1 };
-        continue;
-      }
-      sent++;
-      yield req;
     }
   }
   const answer = budget

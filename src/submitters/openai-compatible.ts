@@ -107,7 +107,7 @@ function post(pool: Pool, options: Omit<Dispatcher.DispatchOptions, "origin">, s
       },
       onResponseEnd() {
         settle();
-        resolve({ statusCode, headers, text: Buffer.concat(chunks).toString("utf8") });
+        resolve({ statusCode, headers, text: (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString("utf8") });
       },
       onResponseError(_controller, err) {
         settle();

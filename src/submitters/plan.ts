@@ -8,7 +8,8 @@
  * priced at flex prices unless the tier is batch.
  */
 import { createReadStream } from "node:fs";
-import { getEncoding, type Tiktoken } from "js-tiktoken";
+import { createRequire } from "node:module";
+import type { Tiktoken } from "js-tiktoken";
 import { BatchRequest } from "../../schemas/batch-request.ts";
 import { ANTHROPIC_BATCH_LIMITS, ChunkPlanner, GEMINI_BATCH_LIMITS, OPENAI_BATCH_LIMITS, embeddingInputs } from "../core/chunking.ts";
 import { type BatchlineError, RecordValidationError } from "../core/errors.ts";
@@ -27,7 +28,8 @@ export function encodingFor(model: string): "o200k_base" | "cl100k_base" | undef
 const encoders = new Map<string, Tiktoken>();
 function encoder(name: "o200k_base" | "cl100k_base"): Tiktoken {
   let e = encoders.get(name);
-  if (!e) encoders.set(name, (e = getEncoding(name)));
+  // js-tiktoken is loaded on the first count (about 40 ms), not by every command that imports this module (submit does).
+  if (!e) encoders.set(name, (e = (createRequire(import.meta.url)("js-tiktoken") as typeof import("js-tiktoken")).getEncoding(name)));
   return e;
 }
 

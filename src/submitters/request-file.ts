@@ -6,7 +6,7 @@
 import { createReadStream } from "node:fs";
 import { BatchRequest } from "../../schemas/batch-request.ts";
 import { type BatchlineError, RecordError, RecordValidationError } from "../core/errors.ts";
-import { locationOf, readJsonl } from "../core/jsonl.ts";
+import { locationOf, readJsonlBatches } from "../core/jsonl.ts";
 import { flattenIssues } from "../core/stage.ts";
 
 /** A checked request line: its 1-based line, raw text and parsed request. */
@@ -23,26 +23,38 @@ export interface ReadRequestFileOptions {
 
 /** Streams a request file's lines, each checked; a bad or repeated line throws (or goes to `onBadLine`). */
 export async function* readRequestFile(path: string, options: ReadRequestFileOptions = {}): AsyncGenerator<RequestLine> {
+  for await (const batch of readRequestFileBatches(path, options)) yield* batch;
+}
+
+/**
+ * `readRequestFile` one read of the file at a time (see `readJsonlBatches`): the checked lines as
+ * arrays, in file order. A bad line is reported (or thrown) after the good lines before it were
+ * yielded, as one line at a time would.
+ */
+export async function* readRequestFileBatches(path: string, options: ReadRequestFileOptions = {}): AsyncGenerator<RequestLine[]> {
   const seen = new Map<string, number>();
   const { onBadLine } = options;
-  const bad = (err: BatchlineError, line: number) => {
-    if (!onBadLine) throw err;
-    onBadLine(err, line);
-  };
   const source = createReadStream(path, { highWaterMark: 1 << 20 });
-  for await (const rec of readJsonl(source, { file: path, ...(onBadLine ? { onBadLine: (err) => onBadLine(err, err.at?.line ?? 0) } : {}) })) {
-    const at = locationOf(path, rec);
-    const parsed = BatchRequest.safeParse(rec.value);
-    if (!parsed.success) {
-      bad(new RecordValidationError(at, "batch request line", flattenIssues(parsed.error)), rec.line);
-      continue;
+  for await (const records of readJsonlBatches(source, { file: path, ...(onBadLine ? { onBadLine: (err) => onBadLine(err, err.at?.line ?? 0) } : {}) })) {
+    const batch: RequestLine[] = [];
+    for (const rec of records) {
+      let problem: BatchlineError | undefined;
+      const parsed = BatchRequest.safeParse(rec.value);
+      if (!parsed.success) {
+        problem = new RecordValidationError(locationOf(path, rec), "batch request line", flattenIssues(parsed.error));
+      } else {
+        const first = seen.get(parsed.data.custom_id);
+        if (first === undefined) {
+          seen.set(parsed.data.custom_id, rec.line);
+          batch.push({ line: rec.line, text: rec.text, request: parsed.data });
+          continue;
+        }
+        problem = new RecordError(locationOf(path, rec), `duplicate custom_id (first on line ${first}); every request needs its own id`);
+      }
+      if (batch.length > 0) yield batch.splice(0);
+      if (!onBadLine) throw problem;
+      onBadLine(problem, rec.line);
     }
-    const first = seen.get(parsed.data.custom_id);
-    if (first !== undefined) {
-      bad(new RecordError(at, `duplicate custom_id (first on line ${first}); every request needs its own id`), rec.line);
-      continue;
-    }
-    seen.set(parsed.data.custom_id, rec.line);
-    yield { line: rec.line, text: rec.text, request: parsed.data };
+    if (batch.length > 0) yield batch;
   }
 }

@@ -116,11 +116,4 @@ export async function anthropicDownload(): Promise<BenchRow[]> {
   return rows;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rows = await anthropicDownload();
-  for (const r of rows) {
-    const base = rows.find((b) => b.name === r.baseline);
-    if (base?.value && r.value !== null) r.ratio = r.value / base.value;
-  }
-  printTable(rows);
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) printTable(await anthropicDownload());

@@ -101,8 +101,18 @@ function fmt(n: number | null | undefined, digits: number): string {
   return n === null || n === undefined ? "" : n.toFixed(digits);
 }
 
-/** The one table. */
+/** Fills in each row's ratio from its baseline row (same section, or any section by name). */
+export function ratios(rows: BenchRow[]): void {
+  for (const row of rows) {
+    if (!row.baseline || row.ratio !== undefined) continue;
+    const base = rows.find((r) => r.name === row.baseline && r.section === row.section) ?? rows.find((r) => r.name === row.baseline);
+    row.ratio = base?.value && row.value !== null ? row.value / base.value : null;
+  }
+}
+
+/** Prints the one table (after filling in the ratios it can). */
 export function printTable(rows: BenchRow[]): void {
+  ratios(rows);
   const header = ["section", "benchmark", "value", "unit", "vs", "ratio", "target", "met", "peak RSS MB"];
   const body = rows.map((r) => [
     r.section,

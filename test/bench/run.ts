@@ -177,15 +177,6 @@ async function files(runs: number, before: string | undefined): Promise<BenchRow
   return rows;
 }
 
-/** Fills in each row's ratio from its baseline row (same section, or any section by name). */
-function ratios(rows: BenchRow[]): void {
-  for (const row of rows) {
-    if (!row.baseline || row.ratio !== undefined) continue;
-    const base = rows.find((r) => r.name === row.baseline && r.section === row.section) ?? rows.find((r) => r.name === row.baseline);
-    row.ratio = base?.value && row.value !== null ? row.value / base.value : null;
-  }
-}
-
 async function main(): Promise<number> {
   const runs = Math.floor(envNumber("BENCH_RUNS", 1));
   const only = process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(",").map((s) => s.trim())) : undefined;
@@ -213,7 +204,6 @@ async function main(): Promise<number> {
   await section("syntax_checks", async () => (await import("./commit-testgen.ts")).syntaxChecks());
   await section("download", async () => (await import("./anthropic-download.ts")).anthropicDownload());
   await section("serve", async () => (await import("./serve.ts")).serveBench());
-  ratios(rows);
   console.log("");
   printTable(rows);
   const noted = rows.filter((r) => r.note);

@@ -251,11 +251,4 @@ export async function serveBench(): Promise<BenchRow[]> {
   return rows;
 }
 
-if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const rows = await serveBench();
-  for (const r of rows) {
-    const base = rows.find((b) => b.name === r.baseline);
-    if (base?.value && r.value !== null) r.ratio = r.value / base.value;
-  }
-  printTable(rows);
-}
+if (process.argv[1] === fileURLToPath(import.meta.url)) printTable(await serveBench());
