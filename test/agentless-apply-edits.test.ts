@@ -24,6 +24,20 @@ function applyAndCheck(files: Record<string, string | null>, edits: SearchReplac
 
 const MOD = ["import os", "", "", "def f(x):", "    return x + 1", "", "", "def g(y):", "    return y * 2", ""].join("\n");
 
+describe("applyEdits: the same file text edited again", () => {
+  it("starts each call from the text as given (an append, a whitespace match and an exact edit in turn)", () => {
+    const text = "def f():\n    return 1"; // no final newline: an append changes the last line's ending
+    const files = new Map([["m.py", text]]);
+    const appended = applyEdits([edit("m.py", [], ["x = 2"])], files).files[0]!.newText;
+    assert.equal(appended, "def f():\n    return 1\nx = 2\n");
+    const shifted = applyEdits([edit("m.py", ["  return 1"], ["  return 3"])], files);
+    assert.equal(shifted.applied[0]!.match, "whitespace");
+    assert.equal(shifted.files[0]!.newText, "def f():\n    return 3");
+    assert.equal(applyEdits([edit("m.py", ["def f():"], ["def h():"])], files).files[0]!.newText, "def h():\n    return 1");
+    assert.equal(applyEdits([edit("m.py", [], ["x = 2"])], files).files[0]!.newText, appended);
+  });
+});
+
 describe("applyEdits: exact matches", () => {
   it("applies several edits to one file in order, each on the result of the one before", () => {
     const edits = [

@@ -41,7 +41,7 @@ describe("atomic files", () => {
     }
   });
 
-  it("refuses a target that is a directory before writing, and removes its temp file when the rename fails", async () => {
+  it("refuses a target that is a directory with one line, leaving no temp file, and removes its temp file when the rename fails", async () => {
     const { dir, cleanup } = await tempDir();
     try {
       await mkdir(join(dir, "adir"));

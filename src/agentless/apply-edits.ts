@@ -122,6 +122,29 @@ function toLines(text: string): Line[] {
   return out;
 }
 
+// Every pass of an instance edits the same few files: each text is split (and its lines trimmed,
+// for the whitespace-tolerant match) once, and each edit works on copies of the arrays. Keyed by
+// the text itself; at most LINE_CACHE_CHARS of text, oldest out first.
+const LINE_CACHE_CHARS = 1024 * 1024;
+const lineCache = new Map<string, { lines: readonly Line[]; trims: readonly string[] }>();
+let lineCacheChars = 0;
+
+function linesOf(text: string): { lines: readonly Line[]; trims: readonly string[] } {
+  let entry = lineCache.get(text);
+  if (!entry) {
+    const lines = toLines(text);
+    entry = { lines, trims: lines.map((l) => l.text.trim()) };
+    lineCache.set(text, entry);
+    lineCacheChars += text.length;
+    for (const old of lineCache.keys()) {
+      if (lineCacheChars <= LINE_CACHE_CHARS) break;
+      lineCache.delete(old);
+      lineCacheChars -= old.length;
+    }
+  }
+  return entry;
+}
+
 function fromLines(lines: readonly Line[]): string {
   let s = "";
   for (const l of lines) s += l.text + l.eol;
@@ -142,20 +165,29 @@ function indentOf(s: string): string {
   return /^[ \t]*/.exec(s)![0];
 }
 
-function findRun(lines: readonly Line[], search: readonly string[], same: (file: string, want: string) => boolean): number {
+function findRun(lines: readonly Line[], search: readonly string[]): number {
   const n = search.length;
   const first = search[0]!;
   for (let i = 0; i + n <= lines.length; i++) {
-    if (!same(lines[i]!.text, first)) continue;
+    if (lines[i]!.text !== first) continue;
     let k = 1;
-    while (k < n && same(lines[i + k]!.text, search[k]!)) k++;
+    while (k < n && lines[i + k]!.text === search[k]!) k++;
     if (k === n) return i;
   }
   return -1;
 }
 
-const exact = (a: string, b: string) => a === b;
-const trimmed = (a: string, b: string) => a.trim() === b.trim();
+/** Like `findRun` ignoring surrounding whitespace: `trims` are the file's lines trimmed, `search` is trimmed here. */
+function findTrimmedRun(trims: readonly string[], search: readonly string[]): number {
+  const want = search.map((s) => s.trim());
+  const n = want.length;
+  for (let i = 0; i + n <= trims.length; i++) {
+    let k = 0;
+    while (k < n && trims[i + k] === want[k]) k++;
+    if (k === n) return i;
+  }
+  return -1;
+}
 
 /** Shifts replacement lines by the indentation difference found at the anchor line. */
 function reindent(replace: readonly string[], searchIndent: string, fileIndent: string): string[] {
@@ -196,6 +228,8 @@ interface Working {
   key: string;
   oldText: string | null;
   lines: Line[];
+  /** `lines`' texts trimmed, kept in step with them. */
+  trims: string[];
   edits: number[];
 }
 
@@ -240,41 +274,47 @@ export function applyEdits(edits: readonly SearchReplaceEdit[], source: FileSour
           fail(edit, "new-file-refused", `${norm.path} is not in the repository structure and new files are not allowed`);
           continue;
         }
-        work = { path: norm.path, key: norm.path, oldText: null, lines: [], edits: [] };
+        work = { path: norm.path, key: norm.path, oldText: null, lines: [], trims: [], edits: [] };
       } else {
         const text = source.get(key);
         if (text === null || text === undefined) {
           fail(edit, "unusable-content", `${key} has no usable content in the repository structure`);
           continue;
         }
-        work = { path, key, oldText: text, lines: toLines(text), edits: [] };
+        const split = linesOf(text);
+        work = { path, key, oldText: text, lines: [...split.lines], trims: [...split.trims], edits: [] };
       }
       byKey.set(work.key, work);
     }
 
-    const lines = work.lines;
+    const { lines, trims } = work;
     const eol = dominantEol(lines);
     let match: EditMatch;
+    // Line objects may be shared with the cache: they are replaced, never changed.
+    const put = (at: number, remove: number, toAdd: Line[]) => {
+      lines.splice(at, remove, ...toAdd);
+      trims.splice(at, remove, ...toAdd.map((l) => l.text.trim()));
+    };
     if (search.length === 0) {
       const toAdd = replace.map((text) => ({ text, eol }));
       if (work.oldText === null && work.edits.length === 0) {
         match = "create";
-        lines.push(...toAdd);
-      } else if (lines.every((l) => l.text.trim() === "")) {
+        put(lines.length, 0, toAdd);
+      } else if (trims.every((t) => t === "")) {
         match = "fill-empty";
-        lines.splice(0, lines.length, ...toAdd);
+        put(0, lines.length, toAdd);
       } else {
         match = "append";
         const last = lines[lines.length - 1]!;
-        if (last.eol === "") last.eol = eol;
-        lines.push(...toAdd);
+        if (last.eol === "") lines[lines.length - 1] = { text: last.text, eol };
+        put(lines.length, 0, toAdd);
       }
     } else {
-      let at = findRun(lines, search, exact);
+      let at = findRun(lines, search);
       let newLines = replace;
       match = "exact";
       if (at === -1 && search.some((s) => s.trim() !== "")) {
-        at = findRun(lines, search, trimmed);
+        at = findTrimmedRun(trims, search);
         if (at !== -1) {
           match = "whitespace";
           const anchor = search.findIndex((s) => s.trim() !== "");
@@ -288,7 +328,7 @@ export function applyEdits(edits: readonly SearchReplaceEdit[], source: FileSour
       const endsFile = at + search.length === lines.length && lines[lines.length - 1]!.eol === "";
       const toAdd = newLines.map((text) => ({ text, eol }));
       if (endsFile && toAdd.length > 0) toAdd[toAdd.length - 1]!.eol = "";
-      lines.splice(at, search.length, ...toAdd);
+      put(at, search.length, toAdd);
     }
     work.edits.push(edit.index);
     applied.push({ index: edit.index, path: work.path, match });

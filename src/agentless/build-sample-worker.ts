@@ -1,10 +1,11 @@
 /**
  * Worker-thread entry for `buildSample` (sample-pool.ts): cache messages `{cache}` / `{drop}` keep
- * the files jobs refer to by id; `{id, job}` in, `{id, result}` (or `{id, error}`) out.
+ * the files jobs refer to by id; `{id, job}` in with a batch of jobs, `{id, result}` out with
+ * each job's outcome (its result or its error) in the same order.
  */
 import { parentPort } from "node:worker_threads";
 import { buildSample, resultBuffers } from "./build-sample.ts";
-import type { CacheMessage, WireJob } from "./sample-pool.ts";
+import type { BatchOutcome, CacheMessage, WireJob } from "./sample-pool.ts";
 
 const cache = new Map<string, string | string[]>();
 
@@ -14,7 +15,7 @@ function cached<T extends string | string[]>(id: string): T {
   return value as T;
 }
 
-parentPort!.on("message", (message: { id: number; job: WireJob } | CacheMessage) => {
+parentPort!.on("message", (message: { id: number; job: WireJob[] } | CacheMessage) => {
   if ("cache" in message) {
     for (const [id, value] of message.cache) cache.set(id, value);
     return;
@@ -23,15 +24,21 @@ parentPort!.on("message", (message: { id: number; job: WireJob } | CacheMessage)
     for (const id of message.drop) cache.delete(id);
     return;
   }
-  try {
-    const { fileIds, allRepoPathsId, ...rest } = message.job;
-    const files: Record<string, string | null> = {};
-    for (const [key, id] of Object.entries(fileIds)) files[key] = id === null ? null : cached<string>(id);
-    const job = { ...rest, files, ...(allRepoPathsId !== undefined ? { allRepoPaths: cached<string[]>(allRepoPathsId) } : {}) };
-    const result = buildSample(job);
-    // The encoded file texts move to the main thread without a copy.
-    parentPort!.postMessage({ id: message.id, result }, resultBuffers(result));
-  } catch (err) {
-    parentPort!.postMessage({ id: message.id, error: (err as Error).stack ?? String(err) });
+  const outcomes: BatchOutcome[] = [];
+  const transfer: ArrayBuffer[] = [];
+  for (const wire of message.job) {
+    try {
+      const { fileIds, allRepoPathsId, ...rest } = wire;
+      const files: Record<string, string | null> = {};
+      for (const [key, id] of Object.entries(fileIds)) files[key] = id === null ? null : cached<string>(id);
+      const job = { ...rest, files, ...(allRepoPathsId !== undefined ? { allRepoPaths: cached<string[]>(allRepoPathsId) } : {}) };
+      const result = buildSample(job);
+      outcomes.push({ result });
+      transfer.push(...resultBuffers(result));
+    } catch (err) {
+      outcomes.push({ error: (err as Error).stack ?? String(err) });
+    }
   }
+  // The encoded file texts move to the main thread without a copy.
+  parentPort!.postMessage({ id: message.id, result: outcomes }, transfer);
 });

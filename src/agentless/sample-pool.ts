@@ -4,7 +4,8 @@
  * so the structured clone of whole files (the main thread's largest cost when every job carried
  * them) happens once per file and worker. The workers keep what they were sent until the main
  * thread tells them to drop it: at most FILE_CACHE_CHARS of text, oldest first, never a file a
- * job in flight still needs.
+ * job in flight still needs. Jobs go out in batches (those started in one turn of the event loop,
+ * at most JOBS_PER_MESSAGE each), so a worker gets several per message and wakes up less often.
  */
 import { extname } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -20,7 +21,18 @@ export interface WireJob extends Omit<SampleJob, "files" | "allRepoPaths"> {
 /** What the workers are told besides jobs: entries to keep (id -> file text or path list), ids to drop. */
 export type CacheMessage = { cache: [string, string | string[]][] } | { drop: string[] };
 
-const FILE_CACHE_CHARS = 32 * 1024 * 1024;
+/** One job's outcome in a batch's answer: its result, or the error's stack. */
+export type BatchOutcome = { result: SampleResult } | { error: string };
+
+const FILE_CACHE_CHARS = 4 * 1024 * 1024;
+const JOBS_PER_MESSAGE = 4;
+const WORKER_YOUNG_MB = 8;
+
+interface Queued {
+  wire: WireJob;
+  resolve: (result: SampleResult) => void;
+  reject: (err: Error) => void;
+}
 
 interface Entry {
   chars: number;
@@ -28,18 +40,20 @@ interface Entry {
 }
 
 export class SamplePool {
-  readonly #pool: WorkerPool<WireJob, SampleResult>;
+  readonly #pool: WorkerPool<WireJob[], BatchOutcome[]>;
+  #queued: Queued[] = [];
   /** What every worker holds, oldest first. */
   readonly #sent = new Map<string, Entry>();
   #chars = 0;
   #unshared = 0;
   readonly #limit: number;
 
-  /** `cacheChars`: how much file text the workers keep (default 32 Mi characters). */
+  /** `cacheChars`: how much file text the workers keep (default 4 Mi characters; a file sent again costs little). */
   constructor(workers: number, options: { cacheChars?: number } = {}) {
     this.#limit = options.cacheChars ?? FILE_CACHE_CHARS;
     const ext = extname(fileURLToPath(import.meta.url)); // .ts from src/, .js from dist/
-    this.#pool = new WorkerPool<WireJob, SampleResult>(new URL(`./build-sample-worker${ext}`, import.meta.url), workers);
+    // A small young generation: a job's garbage is short-lived, and each worker's heap would otherwise grow to some 60 MB.
+    this.#pool = new WorkerPool<WireJob[], BatchOutcome[]>(new URL(`./build-sample-worker${ext}`, import.meta.url), workers, { resourceLimits: { maxYoungGenerationSizeMb: WORKER_YOUNG_MB } });
   }
 
   /** Builds one sample on a worker. */
@@ -65,10 +79,31 @@ export class SamplePool {
     if (allRepoPaths) wire.allRepoPathsId = keep(`${source}\u0000`, allRepoPaths, allRepoPaths.reduce((n, p) => n + p.length, 0));
     if (fresh.length > 0) this.#pool.broadcast({ cache: fresh } satisfies CacheMessage);
     try {
-      return await this.#pool.run(wire);
+      return await new Promise<SampleResult>((resolve, reject) => {
+        if (this.#queued.length === 0) setImmediate(() => this.#send());
+        this.#queued.push({ wire, resolve, reject });
+      });
     } finally {
       for (const id of used) this.#sent.get(id)!.inUse--;
       this.#evict(job.source === undefined ? used : []);
+    }
+  }
+
+  /** Sends the jobs queued in this turn, JOBS_PER_MESSAGE to a message. */
+  #send(): void {
+    const queued = this.#queued;
+    this.#queued = [];
+    for (let i = 0; i < queued.length; i += JOBS_PER_MESSAGE) {
+      const batch = queued.slice(i, i + JOBS_PER_MESSAGE);
+      this.#pool.run(batch.map((q) => q.wire)).then(
+        (outcomes) =>
+          batch.forEach((q, k) => {
+            const o = outcomes[k]!;
+            if ("result" in o) q.resolve(o.result);
+            else q.reject(new Error(`worker failed: ${o.error}`));
+          }),
+        (err: Error) => batch.forEach((q) => q.reject(err)),
+      );
     }
   }
 

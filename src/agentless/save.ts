@@ -19,7 +19,7 @@ import { compareBytes } from "../core/custom-id.ts";
 import { joinLines, readRawLines, writeChunks } from "../core/jsonl.ts";
 import { keySet } from "../core/key-scan.ts";
 import { scanFields } from "../core/line-ids.ts";
-import { jsonLine } from "../core/raw-json.ts";
+import { jsonLineParts } from "../core/raw-json.ts";
 import { mergeJsonlByKey } from "./merge-file.ts";
 import type { Role } from "./steps.ts";
 
@@ -40,6 +40,8 @@ function emptySample(instanceId: string, model: string): Record<string, unknown>
 }
 
 const SAMPLE_BATCH = 32;
+const SAMPLE_BATCH_BYTES = 4 * 1024 * 1024;
+const PREDS_CHUNK = 64 * 1024;
 const PRED_FIELDS = keySet(["instance_id", "model_name_or_path", "model_patch"]);
 
 const patchOf = (v: { model_patch?: string; test_patch?: string }) => (v.model_patch ?? v.test_patch ?? "") !== "";
@@ -48,6 +50,8 @@ const patchOf = (v: { model_patch?: string; test_patch?: string }) => (v.model_p
 interface PassAdditions {
   file: AtomicFile;
   preds: AtomicFile | undefined;
+  /** Preds lines not written yet: they are small, so they go out PREDS_CHUNK characters at a time. */
+  predsText: string;
   last: string | undefined;
   sorted: boolean;
 }
@@ -66,24 +70,33 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
     if (!a) {
       const file = await openAtomic(join(saveDir, `.additions_${pass}.jsonl`));
       const preds = role === "bugfixer" ? await openAtomic(join(saveDir, `.additions_preds_${pass}.jsonl`)) : undefined;
-      additions.set(pass, (a = { file, preds, last: undefined, sorted: true }));
+      additions.set(pass, (a = { file, preds, predsText: "", last: undefined, sorted: true }));
     }
     return a;
   };
-  const add = async (a: PassAdditions, line: Buffer | string, instanceId: string, patch: string, modelName: string) => {
+  const add = async (a: PassAdditions, line: readonly (Uint8Array | string)[], instanceId: string, patch: string, modelName: string) => {
     a.sorted &&= a.last === undefined || compareBytes(a.last, instanceId) < 0;
     a.last = instanceId;
-    await writeChunks(a.file.stream, [line]);
-    if (a.preds) await writeChunks(a.preds.stream, [JSON.stringify({ instance_id: instanceId, model_name_or_path: modelName, model_patch: patch }) + "\n"]);
+    await writeChunks(a.file.stream, line);
+    if (!a.preds) return;
+    a.predsText += JSON.stringify({ instance_id: instanceId, model_name_or_path: modelName, model_patch: patch }) + "\n";
+    if (a.predsText.length >= PREDS_CHUNK) await flushPreds(a);
   };
-  // samples/ files are written SAMPLE_BATCH at a time, each still atomically, while the next batch
-  // fills (so the stage's workers are not kept waiting); a later line for the same custom_id wins.
-  let samples = new Map<string, string | Buffer>();
+  const flushPreds = async (a: PassAdditions) => {
+    if (a.preds && a.predsText !== "") await writeChunks(a.preds.stream, [a.predsText]);
+    a.predsText = "";
+  };
+  // samples/ files are written SAMPLE_BATCH (or SAMPLE_BATCH_BYTES) at a time, each still atomically,
+  // while the next batch fills (so the stage's workers are not kept waiting); a later line for the
+  // same custom_id wins.
+  let samples = new Map<string, string | Uint8Array[]>();
+  let sampleBytes = 0;
   let writing: Promise<unknown> = Promise.resolve();
   const flushSamples = async () => {
     await writing;
     const batch = [...samples];
     samples = new Map();
+    sampleBytes = 0;
     writing = Promise.all(batch.map(([path, text]) => writeFileAtomic(path, text)));
     writing.catch(() => {}); // surfaced by the next flush's await
   };
@@ -95,8 +108,11 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
         summary.samples++;
         succeeded.add(out.custom_id);
         const s = out.sample as { instance_id: string; model_patch?: string };
-        await add(a, jsonLine(out.sample), s.instance_id, s.model_patch ?? "", out.sample.model_name_or_path);
-        samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), jsonLine(out.record));
+        // Whole-file texts come as the workers' bytes: the pieces are written as they are, never joined.
+        await add(a, jsonLineParts(out.sample), s.instance_id, s.model_patch ?? "", out.sample.model_name_or_path);
+        const record = jsonLineParts(out.record);
+        for (const part of record) sampleBytes += part.length;
+        samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), record);
       } else {
         const f = out.failure;
         summary.failures++;
@@ -106,14 +122,15 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
         // it); its reproduction-test runner takes every record as a test to run, so failures stay out.
         if (role === "bugfixer") {
           const modelName = out.model_name_or_path || model;
-          await add(a, JSON.stringify(emptySample(f.instance_id, modelName)) + "\n", f.instance_id, "", modelName);
+          await add(a, [JSON.stringify(emptySample(f.instance_id, modelName)) + "\n"], f.instance_id, "", modelName);
         }
         samples.set(join(saveDir, "samples", `${f.custom_id}.jsonl`), JSON.stringify({ ...f, raw_output: out.raw_output }) + "\n");
       }
-      if (samples.size >= SAMPLE_BATCH) await flushSamples();
+      if (samples.size >= SAMPLE_BATCH || sampleBytes >= SAMPLE_BATCH_BYTES) await flushSamples();
     }
     await flushSamples();
     await writing;
+    for (const a of additions.values()) await flushPreds(a);
     for (const f of all()) await f.commit();
   } catch (err) {
     await writing.catch(() => {});

@@ -166,8 +166,12 @@ export function procStep1GenStep2(role: Role) {
   };
 }
 
-/** proc_step2: SEARCH/REPLACE answers -> patches (bugfixer) or reproduce_bug.py diffs (testwriter), in input order, `window` built at once. */
-export function procStep2(role: Role, window: (options: AgentlessOptions) => number = (o) => Math.max(1, o.numWorkers) * 2) {
+/**
+ * proc_step2: SEARCH/REPLACE answers -> patches (bugfixer) or reproduce_bug.py diffs (testwriter), in
+ * input order, `window` built at once (default 8 per worker: two batches of the pool's messages, so
+ * a worker has the next batch waiting while the main thread writes the last one's results).
+ */
+export function procStep2(role: Role, window: (options: AgentlessOptions) => number = (o) => Math.max(1, o.numWorkers) * 8) {
   return async function* (lines: AsyncIterable<BatchOutput>, ctx: { options: AgentlessOptions; side: AgentlessSide }): AsyncGenerator<Step2Output> {
     const { options, side } = ctx;
     yield* mapOrdered(lines, window(options), (line) => processOne(role, line, options, side));

@@ -4,7 +4,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, open, rename, rm, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { finished } from "node:stream/promises";
 import { checkFileTarget } from "./file-checks.ts";
@@ -72,9 +72,12 @@ export async function openAtomic(path: string): Promise<AtomicFile> {
   };
 }
 
-/** Writes all chunks to `path` atomically; on any error the target is left untouched. */
-export async function writeFileAtomic(path: string, chunks: AsyncIterable<string | Uint8Array> | string | Uint8Array): Promise<void> {
-  if (typeof chunks === "string" || chunks instanceof Uint8Array) return writeWholeFileAtomic(path, chunks);
+/**
+ * Writes all chunks to `path` atomically; on any error the target is left untouched. Text already
+ * in memory (a string, bytes, or an array of byte pieces, written with one writev) skips the stream.
+ */
+export async function writeFileAtomic(path: string, chunks: AsyncIterable<string | Uint8Array> | string | Uint8Array | readonly Uint8Array[]): Promise<void> {
+  if (typeof chunks === "string" || chunks instanceof Uint8Array || Array.isArray(chunks)) return writeWholeFileAtomic(path, chunks as string | Uint8Array | readonly Uint8Array[]);
   const file = await openAtomic(path);
   try {
     await writeChunks(file.stream, chunks);
@@ -85,19 +88,45 @@ export async function writeFileAtomic(path: string, chunks: AsyncIterable<string
   }
 }
 
-/** `writeFileAtomic` of text already in memory: one write to the temp file, no stream (many small files). */
-async function writeWholeFileAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await checkFileTarget(path);
-  await mkdir(dirname(path), { recursive: true });
+/**
+ * `writeFileAtomic` of text already in memory: one write to the temp file, no stream (many small
+ * files). The directory is made, and a directory at `path` reported, only when the write or the
+ * rename fails for want of them: most files go where a directory is, and nothing is in the way.
+ */
+async function writeWholeFileAtomic(path: string, data: string | Uint8Array | readonly Uint8Array[]): Promise<void> {
   const tempPath = tempPathFor(path);
   OPEN_TEMP_FILES.add(tempPath);
+  const write = () => (Array.isArray(data) ? writePieces(tempPath, data) : writeFile(tempPath, data as string | Uint8Array, { flag: "wx" }));
   try {
-    await writeFile(tempPath, data, { flag: "wx" });
-    await rename(tempPath, path);
+    await write().catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code !== "ENOENT") throw err;
+      await checkFileTarget(path);
+      await mkdir(dirname(path), { recursive: true });
+      await write();
+    });
+    await rename(tempPath, path).catch(async (err: NodeJS.ErrnoException) => {
+      if (err.code === "EISDIR") await checkFileTarget(path); // throws the one-line message
+      throw err;
+    });
   } catch (err) {
     await rm(tempPath, { force: true });
     throw err;
   } finally {
     OPEN_TEMP_FILES.delete(tempPath);
+  }
+}
+
+/** Creates `path` (it must not exist) holding the pieces in order: one writev, more only after a short write. */
+async function writePieces(path: string, pieces: readonly Uint8Array[]): Promise<void> {
+  const handle = await open(path, "wx");
+  try {
+    let rest = pieces.filter((p) => p.length > 0);
+    while (rest.length > 0) {
+      let { bytesWritten } = await handle.writev(rest);
+      while (rest.length > 0 && bytesWritten >= rest[0]!.length) bytesWritten -= rest.shift()!.length;
+      if (rest.length > 0 && bytesWritten > 0) rest = [rest[0]!.subarray(bytesWritten), ...rest.slice(1)];
+    }
+  } finally {
+    await handle.close();
   }
 }

@@ -37,6 +37,12 @@ const NEWLINE = Buffer.from("\n");
 
 /** `JSON.stringify(value) + "\n"` as UTF-8, each `EncodedJson` in `value` written as its bytes. */
 export function jsonLine(value: unknown): Buffer {
+  const parts = jsonLineParts(value);
+  return parts.length === 1 ? (parts[0] as Buffer) : Buffer.concat(parts);
+}
+
+/** `jsonLine` as the pieces it is made of, in order (the encoded values themselves among them, not copied). */
+export function jsonLineParts(value: unknown): Uint8Array[] {
   // No replacer function: with one, JSON.stringify leaves its fast path for every value of the record.
   const encoded: Uint8Array[] = [];
   collecting = encoded;
@@ -46,7 +52,7 @@ export function jsonLine(value: unknown): Buffer {
   } finally {
     collecting = undefined;
   }
-  if (encoded.length === 0) return Buffer.from(`${text}\n`);
+  if (encoded.length === 0) return [Buffer.from(`${text}\n`)];
   const pieces = text.split(QUOTED_MARK);
   const out: Uint8Array[] = [];
   pieces.forEach((piece, i) => {
@@ -54,5 +60,5 @@ export function jsonLine(value: unknown): Buffer {
     if (i < encoded.length) out.push(encoded[i]!);
   });
   out.push(NEWLINE);
-  return Buffer.concat(out);
+  return out;
 }

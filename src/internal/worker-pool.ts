@@ -2,7 +2,7 @@
  * A small pool of worker threads running one module's message handler, and `mapOrdered`, which
  * runs async work with a concurrency limit but yields results in input order.
  */
-import { type TransferListItem, Worker } from "node:worker_threads";
+import { type ResourceLimits, type TransferListItem, Worker } from "node:worker_threads";
 
 /** Runs jobs on `size` workers of `moduleUrl`; `run` resolves with the worker's result. */
 export class WorkerPool<Job, Result> {
@@ -13,11 +13,11 @@ export class WorkerPool<Job, Result> {
   private nextId = 0;
   private readonly transfer: ((job: Job) => TransferListItem[]) | undefined;
 
-  /** `workerData` goes to every worker; `transfer` names what of a job moves instead of being copied. */
-  constructor(moduleUrl: URL, size: number, options: { workerData?: unknown; transfer?: (job: Job) => TransferListItem[] } = {}) {
+  /** `workerData` goes to every worker; `transfer` names what of a job moves instead of being copied; `resourceLimits` bound each worker's heap. */
+  constructor(moduleUrl: URL, size: number, options: { workerData?: unknown; transfer?: (job: Job) => TransferListItem[]; resourceLimits?: ResourceLimits } = {}) {
     this.transfer = options.transfer;
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(moduleUrl, options.workerData === undefined ? {} : { workerData: options.workerData });
+      const worker = new Worker(moduleUrl, { ...(options.workerData === undefined ? {} : { workerData: options.workerData }), ...(options.resourceLimits ? { resourceLimits: options.resourceLimits } : {}) });
       worker.on("message", (m: { id: number; result?: Result; error?: string }) => {
         const p = this.pending.get(m.id);
         this.pending.delete(m.id);
