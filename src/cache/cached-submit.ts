@@ -33,6 +33,8 @@ export interface SentSummary {
   succeeded?: number;
   failed?: number;
   byCode?: Record<string, number>;
+  /** True when every success of its output went to `onSucceeded` (a direct backend's run that resumed nothing): nothing is left to store. */
+  everySuccessReported?: boolean;
 }
 
 export interface CachedSubmitOptions {
@@ -44,8 +46,12 @@ export interface CachedSubmitOptions {
   log?: ((line: string) => void) | undefined;
   /** `--skip-bad`: a bad request line is reported here and left out (not looked up, not sent, not in the output). */
   onBadLine?: ((error: BatchlineError) => void) | undefined;
-  /** Sends `requests` through the backend into `output` (a request file and an output path of its own). */
-  send: (requests: string, output: string) => Promise<SentSummary>;
+  /**
+   * Sends `requests` through the backend into `output` (a request file and an output path of its
+   * own). A backend that answers line by line passes each success to `onSucceeded` as it arrives,
+   * so it is stored while the others are in flight, not in a pass after the run.
+   */
+  send: (requests: string, output: string, onSucceeded: (request: BatchRequest, outputLine: string) => void) => Promise<SentSummary>;
 }
 
 export interface CachedSubmitSummary extends AnswerTally {
@@ -82,6 +88,15 @@ export function withCustomId(text: string, customId: string): string {
 function keyOfRequest(request: BatchRequest, o: CachedSubmitOptions): { key: string; material: string } {
   const material = keyMaterial(request as never, o.scope, o.ignore);
   return { key: keyOf(material), material };
+}
+
+/** Entries stored per transaction. */
+const STORE_BATCH = 500;
+
+/** The cache entry for a successful `answer` (an output line) to `request`. */
+function entryFor(request: BatchRequest, answer: string, o: CachedSubmitOptions): CacheEntry {
+  const { key, material } = keyOfRequest(request, o);
+  return { key, material, answer, backend: o.scope.backend, model: typeof request.body.model === "string" ? request.body.model : null };
 }
 
 /** The counts a backend run reported for the output it wrote, when it reported all of them. */
@@ -169,18 +184,31 @@ export async function submitThroughCache(o: CachedSubmitOptions): Promise<Cached
       }
     }
 
-    const sent = target ? await o.send(target.requests, target.output) : undefined;
+    // Successes the backend reports as they arrive are stored in transactions of STORE_BATCH.
+    let stored = 0;
+    let arrived: CacheEntry[] = [];
+    const onSucceeded = (request: BatchRequest, outputLine: string): void => {
+      arrived.push(entryFor(request, outputLine, o));
+      if (arrived.length >= STORE_BATCH) stored += cache.putMany(arrived.splice(0));
+    };
+    let sent: SentSummary | undefined;
+    try {
+      sent = target ? await o.send(target.requests, target.output, onSucceeded) : undefined;
+    } finally {
+      stored += cache.putMany(arrived); // what arrived is stored even when the run stops (a kill, --max-cost): it was paid for
+      arrived = [];
+    }
     const tally: AnswerTally = { succeeded: 0, failed: 0, byCode: {} };
     let count = 0;
-    let stored = 0;
-    const sentIndex = target ? await ReplayIndex.open(target.output) : undefined;
+    // The output, in request order: the cache's answer, else the backend's. When the cache answered
+    // nothing and the backend wrote the output itself (one line per request, in request order)
+    // and reported its counts, that output is the final one as it is.
+    const inPlace = hits === 0 && target?.output === o.output ? countsOf(sent) : undefined;
+    const storeAfter = target !== undefined && sent?.everySuccessReported !== true;
+    const sentIndex = target && (storeAfter || !inPlace) ? await ReplayIndex.open(target.output) : undefined;
     let hitsIndex: ReplayIndex | undefined;
     try {
-      if (target && sentIndex) stored = await storeSuccesses(cache, target.requests, sentIndex, o);
-      // The output, in request order: the cache's answer, else the backend's. When the cache answered
-      // nothing and the backend wrote the output itself (one line per request, in request order)
-      // and reported its counts, that output is the final one as it is.
-      const inPlace = hits === 0 && target?.output === o.output ? countsOf(sent) : undefined;
+      if (storeAfter && sentIndex) stored += await storeSuccesses(cache, target!.requests, sentIndex, o);
       if (inPlace) {
         ({ succeeded: tally.succeeded, failed: tally.failed, total: count } = inPlace);
         tally.byCode = { ...inPlace.byCode };
@@ -235,9 +263,8 @@ async function storeSuccesses(cache: ResponseCache, requests: string, index: Rep
       continue; // a bad line left out (--skip-bad): never sent, nothing to store
     }
     if (typeof request?.custom_id !== "string" || !index.succeeded(request.custom_id)) continue;
-    const { key, material } = keyOfRequest(request, o);
-    batch.push({ key, material, answer: (await index.getText(request.custom_id))!, backend: o.scope.backend, model: typeof request.body.model === "string" ? request.body.model : null });
-    if (batch.length >= 500) {
+    batch.push(entryFor(request, (await index.getText(request.custom_id))!, o));
+    if (batch.length >= STORE_BATCH) {
       stored += cache.putMany(batch);
       batch = [];
     }

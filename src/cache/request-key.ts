@@ -6,7 +6,7 @@
  * the same thing share the answer) but its pass number is kept: `x__pass3` is the 4th sample of
  * `x`, and at temperature > 0 the samples must differ. A bare id counts as pass 0.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { UsageError } from "../core/errors.ts";
 import { parseCustomId } from "../core/custom-id.ts";
 
@@ -113,5 +113,5 @@ export function keyMaterial(request: KeyedRequest, scope: CacheScope, ignore: Ke
 
 /** sha256 hex of `material`. */
 export function keyOf(material: string): string {
-  return createHash("sha256").update(material).digest("hex");
+  return hash("sha256", material, "hex"); // one-shot: no Hash object per key
 }

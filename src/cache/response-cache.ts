@@ -7,7 +7,7 @@
  * mid-write leaves the last committed state, and two processes writing at once wait for each other.
  * Why SQLite and not one file per answer: see "Request cache" in the README (measured there).
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import { mkdirSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join, resolve } from "node:path";
@@ -75,7 +75,7 @@ export interface VerifyReport {
 }
 
 function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
+  return hash("sha256", text, "hex"); // one-shot: no Hash object per answer
 }
 
 /** Why a stored row is not a good entry, or undefined. */

@@ -58,7 +58,11 @@ export function stageWorkerCount(workers: number | "auto", inputBytes: number | 
   return inputBytes !== undefined && inputBytes >= AUTO_WORKERS_BYTES ? Math.min(4, availableParallelism()) : 1;
 }
 
-/** `chunk` as bytes that own their whole ArrayBuffer (so it can move to a worker): the chunk itself when it does, else a copy. */
+/**
+ * `chunk` as bytes that own their whole ArrayBuffer (so it can move to a worker): the chunk
+ * itself when it does, else a copy. Node's streams hand each chunk's buffer over (a file's reads
+ * get a buffer each); a slice of a shared buffer, such as Buffer's pool, is copied.
+ */
 function owned(chunk: Uint8Array | string): Buffer {
   if (typeof chunk !== "string" && chunk.byteOffset === 0 && chunk.byteLength === chunk.buffer.byteLength && chunk.buffer instanceof ArrayBuffer) {
     return Buffer.from(chunk.buffer, 0, chunk.byteLength);

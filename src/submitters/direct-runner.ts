@@ -52,6 +52,8 @@ export interface DirectJobOptions {
   onEvent?: (event: SubmitEvent) => void;
   /** Leave out request lines that are not valid, reporting each here, instead of refusing the file. */
   onBadLine?: (error: BatchlineError) => void;
+  /** Called with each success this run receives, once it is in the journal: its request and its output line as the output will have it (the request cache stores it). */
+  onSucceeded?: (request: BatchRequest, outputLine: string) => void;
 }
 
 /** ms between two status events of a direct job. */
@@ -218,9 +220,10 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
    * the event loop go out in one write (corked until setImmediate), not one write each: a kill
    * loses at most those and the requests in flight, and they are sent again by the next run.
    */
-  const append = async (line: BatchOutput): Promise<void> => {
+  const append = async (line: BatchOutput): Promise<string> => {
     if (sinkError) throw sinkError;
-    const bytes = Buffer.from(`${journalLine(JSON.stringify(line), hashes.get(line.custom_id)!)}\n`);
+    const text = JSON.stringify(line);
+    const bytes = Buffer.from(`${journalLine(text, hashes.get(line.custom_id)!)}\n`);
     const ok = isSuccess(line);
     if (ok || !journalEntries.get(line.custom_id)?.ok) journalEntries.set(line.custom_id, { offset: journalBytes, bytes: bytes.length - 1, ok });
     journalBytes += bytes.length;
@@ -233,6 +236,7 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
       });
     }
     if (!sink.write(bytes)) await drained(sink);
+    return text;
   };
   let sent = 0;
   let answered = 0;
@@ -279,25 +283,27 @@ export async function runDirectJob(backend: DirectBackend, options: DirectJobOpt
       }
     }
   }
+  const onSucceeded = options.onSucceeded;
   const answer = budget
-    ? async (req: BatchRequest) => {
+    ? async (request: BatchRequest) => {
         try {
-          const line = await backend.answer(req, options.signal);
+          const line = await backend.answer(request, options.signal);
           spending.spent += budget.spent(line);
-          return line;
+          return { request, line };
         } finally {
-          spending.reserved.delete(req.custom_id);
+          spending.reserved.delete(request.custom_id);
           // summed again rather than subtracted, so that no rounding is left over when nothing is in flight
           spending.inFlight = [...spending.reserved.values()].reduce((a, b) => a + b, 0);
           spending.settled();
         }
       }
-    : (req: BatchRequest) => backend.answer(req, options.signal);
+    : async (request: BatchRequest) => ({ request, line: await backend.answer(request, options.signal) });
   try {
-    for await (const line of mapConcurrent(pending(), options.concurrency ?? 16, answer)) {
-      await append(line);
+    for await (const { request, line } of mapConcurrent(pending(), options.concurrency ?? 16, answer)) {
+      const text = await append(line);
       answered++;
       if (!isSuccess(line)) failedNow++;
+      else onSucceeded?.(request, text);
       if (onEvent && Date.now() - lastStatus >= STATUS_EVERY_MS) status();
       if (options.log && Date.now() - lastLog >= (options.progressEveryMs ?? 5000)) {
         lastLog = Date.now();

@@ -20,6 +20,7 @@ import { BACKENDS, BATCH_BACKENDS, DIRECT_BACKENDS, isBatchBackend } from "./ind
 import { type BatchProvider, checkOpenAIBatchProvider, completionWindowFor, providerFor } from "./providers.ts";
 import type { SubmitEvent } from "./submit-events.ts";
 import type { BatchBackend } from "./types.ts";
+import type { BatchRequest } from "../../schemas/batch-request.ts";
 import { submitThroughCache } from "../cache/cached-submit.ts";
 import { cacheScopeFor } from "../cache/cache-scope.ts";
 import { parseKeyIgnore } from "../cache/request-key.ts";
@@ -337,7 +338,7 @@ export async function submitFile(name: string, options: SubmitFileOptions): Prom
         ignore: parseKeyIgnore(options.cacheKeyIgnore),
         log: options.log,
         onBadLine: options.onBadLine,
-        send: (requests, out) => submitLocked(name, { ...options, requests, output: out }),
+        send: (requests, out, onSucceeded) => submitLocked(name, { ...options, requests, output: out }, onSucceeded),
       });
       summary = { output, total: s.total, succeeded: s.succeeded, failed: s.failed, byCode: s.byCode, failedBatches: s.failedBatches, missing: s.missing, fromCache: s.fromCache, line: s.line };
     }
@@ -351,7 +352,11 @@ export async function submitFile(name: string, options: SubmitFileOptions): Prom
   return summary;
 }
 
-async function submitLocked(name: string, options: SubmitFileOptions): Promise<SubmitFileSummary> {
+/**
+ * One backend run. A direct backend passes each success it receives to `onSucceeded` (the request
+ * cache stores it then) and says when that was every success of its output (nothing resumed).
+ */
+async function submitLocked(name: string, options: SubmitFileOptions, onSucceeded?: (request: BatchRequest, outputLine: string) => void): Promise<SubmitFileSummary & { everySuccessReported?: boolean }> {
   const { requests, output, env } = options;
   const log = options.log;
   if ((DIRECT_BACKENDS as readonly string[]).includes(name)) {
@@ -366,6 +371,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       ...(log ? { log } : {}),
       ...(options.onEvent ? { onEvent: options.onEvent } : {}),
       ...(options.onBadLine ? { onBadLine: options.onBadLine } : {}),
+      ...(onSucceeded ? { onSucceeded } : {}),
     });
     const missing = backend.missing ?? [];
     const unavailable = (backend as { stats?: { unavailable?: number } }).stats?.unavailable ?? 0;
@@ -377,6 +383,7 @@ async function submitLocked(name: string, options: SubmitFileOptions): Promise<S
       byCode: s.byCode,
       failedBatches: 0,
       missing,
+      everySuccessReported: onSucceeded !== undefined && s.skipped === 0,
       line: `${s.output}: ${s.total} lines, ${s.succeeded} succeeded, ${s.failed} failed${codes(s.byCode)}; ${s.sent} sent, ${s.skipped} already answered${unavailable ? `; ${unavailable} flex 429 (resource unavailable) answer(s) retried` : ""}; ${s.seconds.toFixed(1)} s`,
     };
   }

@@ -6,7 +6,8 @@
  *               BENCH_STARTUP_RUNS (default 11), against BENCH_BEFORE's build when given (startup.ts)
  *   files       on one generated file of request lines (20-300 KB each, BENCH_MB MiB) and an
  *               output file made from it: the Node stream copy (copy.ts, the I/O ceiling), the
- *               parse+stringify loop (ceiling.ts), the Python scripts' way (python_baseline.py);
+ *               parse+stringify loop (ceiling.ts) and the same split over one thread per core
+ *               (ceiling-threads.ts), the Python scripts' way (python_baseline.py);
  *               slice, demux, merge, retry and validate --requests against the copy; requests
  *               rewrite against the parse ceiling.
  *   direct      submit openai-compatible against a 50 ms chat server in another process (submitters.ts)
@@ -28,7 +29,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { closeSync, createReadStream, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync, writeSync } from "node:fs";
-import { cpus, tmpdir } from "node:os";
+import { availableParallelism, cpus, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BenchRow, CLI, DATA_DIR, type Timed, TIME, best, printTable, timed } from "./common.ts";
@@ -146,6 +147,9 @@ async function files(runs: number, before: string | undefined): Promise<BenchRow
   mbps("copy", inMb, copy, undefined, undefined, "Node stream copy: the I/O ceiling");
   const ceiling = await run("ceiling", "node", [join(BENCH_DIR, "ceiling.ts"), input.path, out], lineCount(input.meta.lines));
   mbps("ceiling", inMb, ceiling, "copy", undefined, "read + JSON.parse + JSON.stringify per line: the parse ceiling");
+  const threads = Math.min(4, availableParallelism());
+  const split = await run("ceiling threads", "node", [join(BENCH_DIR, "ceiling-threads.ts"), input.path, out, String(threads)], lineCount(input.meta.lines));
+  mbps(`ceiling on ${threads} threads`, inMb, split, "ceiling", undefined, "the parse ceiling's work split over worker threads (ceiling-threads.ts): the bound for requests rewrite --workers auto");
   if (spawnSync("python3", ["--version"]).status === 0) {
     const py = await run("python", "python3", [join(BENCH_DIR, "python_baseline.py"), input.path, out], lineCount(input.meta.lines));
     mbps("python", inMb, py, "copy", undefined, "json.loads into a dict, json.dumps out (the original scripts)");

@@ -1,18 +1,20 @@
 /**
  * Submitter benchmarks (part of `npm run bench`; alone: `node test/bench/submitters.ts`).
  *   direct   `submit openai-compatible` against a local chat server that answers after 50 ms, in
- *            a process of its own, at concurrency 64 and 512: requests/s, the ratio to the ideal
- *            (concurrency / latency), and the client's time per request beyond the ideal.
+ *            a process of its own, at concurrency 64 and 512: requests/s and the ratio to the ideal
+ *            (concurrency / latency), beside a bare undici client at the same concurrency; the
+ *            client's and the server's CPU time per request in the notes.
  *   batch    `batchline serve --replay` + `submit openai-batch` on 100,000 lines: wall time and
  *            peak RSS of both processes (via /usr/bin/time when it works, else not reported).
  * Environment: BENCH_DIRECT_REQUESTS (default 20,000), BENCH_BATCH_LINES (default 100,000),
- * BENCH_ONLY=direct|batch.
+ * BENCH_ONLY=direct|batch, BENCH_BEFORE (another build's dist/src/cli/main.js: its c=512 submits
+ * as "(before)" rows of the same run).
  */
 import { spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type BenchRow, printTable } from "./common.ts";
 
@@ -124,12 +126,12 @@ export async function direct(): Promise<BenchRow[]> {
   const perRequest = (seconds: number | null) => (seconds === null ? "n/a" : ((seconds * 1e6) / n).toFixed(0));
   const note = (r: { cpuSeconds: number | null; server: ChatServerReport }) =>
     `max in flight ${r.server.maxInFlight}; client CPU ${perRequest(r.cpuSeconds)} us/request; server CPU ${(r.server.cpuMicros / Math.max(1, r.server.requests)).toFixed(0)} us/request`;
-  const submit = (concurrency: number, cache: "off" | "fresh") => async (baseURL: string) => {
+  const submit = (concurrency: number, cache: "off" | "fresh", cli = CLI) => async (baseURL: string) => {
     const out = join(DATA, `direct-out-${concurrency}.jsonl`);
     const cacheDir = join(DATA, "direct-cache");
     for (const f of [out, `${out}.sha256.jsonl`, `${out}.partial.jsonl`, `${out}.cache`, cacheDir]) rmSync(f, { recursive: true, force: true });
     const args = ["submit", "openai-compatible", path, "-o", out, "--base-url", baseURL, "--concurrency", String(concurrency), "-q", ...(cache === "off" ? ["--no-cache"] : [])];
-    const r = await run(args, cache === "fresh" ? { BATCHLINE_CACHE: cacheDir } : {}).done;
+    const r = await run(args, cache === "fresh" ? { BATCHLINE_CACHE: cacheDir } : {}, false, cli).done;
     if (r.code === 0) {
       const lines = readFileSync(out, "utf8").split("\n").filter(Boolean).length;
       if (lines !== n) throw new Error(`expected ${n} output lines, got ${lines}`);
@@ -152,6 +154,16 @@ export async function direct(): Promise<BenchRow[]> {
       const cached = await againstChatServer(latency, submit(concurrency, "fresh"));
       process.stderr.write(`  openai-compatible c=${concurrency} (cache on): ${cached.wall.toFixed(2)} s, ${(n / cached.wall).toFixed(0)} req/s\n`);
       rows.push({ section: "direct", name: `openai-compatible c=${concurrency}, cache on (all misses)`, value: n / cached.wall, unit: "req/s", baseline: idealName, rssMb: cached.rssMb, note: note(cached) });
+      // BENCH_BEFORE=<another build's dist/src/cli/main.js>: the same two submits with that build, in this run.
+      const before = process.env.BENCH_BEFORE;
+      if (before) {
+        for (const cache of ["off", "fresh"] as const) {
+          const b = await againstChatServer(latency, submit(concurrency, cache, resolve(before)));
+          const name = cache === "off" ? `openai-compatible c=${concurrency} --no-cache (before)` : `openai-compatible c=${concurrency}, cache on (all misses) (before)`;
+          process.stderr.write(`  ${name}: ${b.wall.toFixed(2)} s, ${(n / b.wall).toFixed(0)} req/s\n`);
+          rows.push({ section: "direct", name, value: n / b.wall, unit: "req/s", baseline: idealName, rssMb: b.rssMb, note: note(b) });
+        }
+      }
     }
   }
   return rows;
@@ -194,10 +206,5 @@ export async function batch(): Promise<BenchRow[]> {
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   const only = process.env.BENCH_ONLY;
-  const rows = [...(!only || only === "direct" ? await direct() : []), ...(!only || only === "batch" ? await batch() : [])];
-  for (const row of rows) {
-    const base = rows.find((r) => r.name === row.baseline);
-    if (base?.value && row.value !== null) row.ratio = row.value / base.value;
-  }
-  printTable(rows);
+  printTable([...(!only || only === "direct" ? await direct() : []), ...(!only || only === "batch" ? await batch() : [])]);
 }
