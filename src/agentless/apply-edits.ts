@@ -24,6 +24,7 @@
  * non-Python file) is refused. Every edit not applied is reported with its block index and reason.
  */
 import { compareBytes } from "../core/custom-id.ts";
+import { TextCache } from "../internal/text-cache.ts";
 import { resolvePath } from "./resolve-path.ts";
 import { type SearchReplaceEdit, splitLinesLf } from "./search-replace.ts";
 
@@ -123,26 +124,14 @@ function toLines(text: string): Line[] {
 }
 
 // Every pass of an instance edits the same few files: each text is split (and its lines trimmed,
-// for the whitespace-tolerant match) once, and each edit works on copies of the arrays. Keyed by
-// the text itself; at most LINE_CACHE_CHARS of text, oldest out first.
-const LINE_CACHE_CHARS = 1024 * 1024;
-const lineCache = new Map<string, { lines: readonly Line[]; trims: readonly string[] }>();
-let lineCacheChars = 0;
+// for the whitespace-tolerant match) once, and each edit works on copies of the arrays.
+const split = new TextCache<{ lines: readonly Line[]; trims: readonly string[] }>(1024 * 1024);
 
 function linesOf(text: string): { lines: readonly Line[]; trims: readonly string[] } {
-  let entry = lineCache.get(text);
-  if (!entry) {
+  return split.get(text, () => {
     const lines = toLines(text);
-    entry = { lines, trims: lines.map((l) => l.text.trim()) };
-    lineCache.set(text, entry);
-    lineCacheChars += text.length;
-    for (const old of lineCache.keys()) {
-      if (lineCacheChars <= LINE_CACHE_CHARS) break;
-      lineCache.delete(old);
-      lineCacheChars -= old.length;
-    }
-  }
-  return entry;
+    return { lines, trims: lines.map((l) => l.text.trim()) };
+  });
 }
 
 function fromLines(lines: readonly Line[]): string {
@@ -281,8 +270,8 @@ export function applyEdits(edits: readonly SearchReplaceEdit[], source: FileSour
           fail(edit, "unusable-content", `${key} has no usable content in the repository structure`);
           continue;
         }
-        const split = linesOf(text);
-        work = { path, key, oldText: text, lines: [...split.lines], trims: [...split.trims], edits: [] };
+        const parts = linesOf(text);
+        work = { path, key, oldText: text, lines: [...parts.lines], trims: [...parts.trims], edits: [] };
       }
       byKey.set(work.key, work);
     }

@@ -6,6 +6,7 @@
  * there and the main thread, which writes the records, only splices the bytes in.
  */
 import { encodeJson } from "../core/raw-json.ts";
+import { TextCache } from "../internal/text-cache.ts";
 import { applyEdits, normalizeEditPath } from "./apply-edits.ts";
 import { buildGitDiff } from "./git-diff.ts";
 import { isTestPath } from "./repo-structure.ts";
@@ -49,26 +50,10 @@ export function candidateKeys(path: string, topFolder: string | undefined, folde
   return norm.ok ? candidatePaths(norm.path, { topFolder, folders }) : [];
 }
 
-// Every pass of an instance edits the same files: their old texts are encoded once (by text; a copy
-// goes out with each result, as results are transferred). At most ORIGINALS_CHARS, oldest out first.
-const ORIGINALS_CHARS = 1024 * 1024;
-const originals = new Map<string, Uint8Array>();
-let originalsChars = 0;
-
-function encodeOriginal(text: string): Uint8Array {
-  let bytes = originals.get(text);
-  if (!bytes) {
-    bytes = encodeJson(text);
-    originals.set(text, bytes);
-    originalsChars += text.length;
-    for (const old of originals.keys()) {
-      if (originalsChars <= ORIGINALS_CHARS) break;
-      originals.delete(old);
-      originalsChars -= old.length;
-    }
-  }
-  return new Uint8Array(bytes);
-}
+// Every pass of an instance edits the same files: their old texts are encoded once (by text) and
+// shared by the results (read-only; `resultBuffers` copies them for a transfer).
+const originals = new TextCache<Uint8Array>(1024 * 1024);
+const encodeOriginal = (text: string) => originals.get(text, encodeJson);
 
 export function buildSample(job: SampleJob): SampleResult {
   const parsed = parseSearchReplace(job.answer);
@@ -112,11 +97,18 @@ export function buildSample(job: SampleJob): SampleResult {
   };
 }
 
-/** The buffers of a result's encoded texts, to transfer instead of copy. */
+/**
+ * The buffers of a result's encoded texts, to transfer instead of copy. The old texts' bytes are
+ * shared with the cache: the result gets copies of them first, so the transfer takes only its own.
+ */
 export function resultBuffers(result: SampleResult): ArrayBuffer[] {
   if (!result.ok) return [];
-  const arrays = result.role === "bugfixer" ? result.files.flatMap((f) => [f.oldJson, f.newJson]) : [result.patchJson, result.fencedScriptJson, result.originalJson, result.editedJson];
-  return arrays.map((a) => a.buffer as ArrayBuffer);
+  if (result.role === "bugfixer") {
+    for (const f of result.files) f.oldJson = new Uint8Array(f.oldJson);
+    return result.files.flatMap((f) => [f.oldJson.buffer as ArrayBuffer, f.newJson.buffer as ArrayBuffer]);
+  }
+  result.originalJson = new Uint8Array(result.originalJson);
+  return [result.patchJson, result.fencedScriptJson, result.originalJson, result.editedJson].map((a) => a.buffer as ArrayBuffer);
 }
 
 /** Code in a ```python fence, as Agentless's reproduction-test scripts read `raw_test_patch`. */
