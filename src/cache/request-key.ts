@@ -83,8 +83,8 @@ function sortedCopy(value: unknown): unknown {
   return out;
 }
 
-/** canonicalJson by joining the pieces: for values whose sorted copy would not keep its order. */
-function joinedCanonicalJson(value: unknown): string {
+/** canonicalJson by its definition, joining the pieces: the way for values whose sorted copy would not keep its order, and the reference the fast way is tested against. */
+export function joinedCanonicalJson(value: unknown): string {
   if (value === null || typeof value !== "object") return JSON.stringify(value) ?? "null";
   if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? "null" : joinedCanonicalJson(v))).join(",")}]`;
   const obj = value as Record<string, unknown>;
