@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFile, writeFile } from "node:fs/promises";
+import { readFile, readdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { FIXTURES, parseLines, pythonWithPytest, readTree, runCli, tempDir } from "./helpers.ts";
@@ -163,6 +163,18 @@ describe("agentless bugfixer", () => {
     const s = await runCli(["agentless", "bugfixer", "proc_step2", ...COMMON, "--input_file", bad, "--save_dir", join(dir, "skip-save"), "--skip-bad"]);
     assert.equal(s.code, 0, s.stderr);
     assert.match(s.stderr, /skipped 1 bad line/);
+  });
+
+  it("a custom_id that would name a file outside --save_dir (../) is refused with file:line, and nothing is written outside", async () => {
+    const evil = join(dir, "evil-step2.jsonl");
+    const first = (await readFile(join(F, "bugfixer-step2-output.jsonl"), "utf8")).split("\n")[0]!;
+    const line = JSON.parse(first) as { custom_id: string };
+    await writeFile(evil, `${first}\n${JSON.stringify({ ...line, custom_id: "../../escaped__pass0" })}\n`);
+    const outer = join(dir, "evil-outer");
+    const r = await runCli(["agentless", "bugfixer", "proc_step2", ...COMMON, "--input_file", evil, "--save_dir", join(outer, "save", "inner")]);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^batchline: .*evil-step2\.jsonl:2 \(custom_id=\.\.\/\.\.\/escaped__pass0\): id "\.\.\/\.\.\/escaped__pass0" cannot name a file \(it contains "\/"\)/m);
+    assert.deepEqual((await readdir(outer, { recursive: true })).filter((f) => f.includes("escaped")), [], "no file named by the id anywhere");
   });
 });
 

@@ -21,6 +21,7 @@ import { tmpdir } from "node:os";
 import { basename, dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { openAtomic } from "../core/atomic-file.ts";
+import { idFileName } from "../core/custom-id.ts";
 import { BatchlineError, UsageError } from "../core/errors.ts";
 import { writeChunks } from "../core/jsonl.ts";
 
@@ -154,7 +155,7 @@ export async function buildStructure(options: BuildStructureOptions): Promise<Bu
 
     const args = [script, "--root", tree, "--top-folder", topFolder, "--repo", repoName, "--base-commit", commit, "--instance-id", instanceId, "--summary", summaryPath];
     const python = options.python ?? "python3";
-    const file = join(options.outDir, `${instanceId}.json`);
+    const file = join(options.outDir, idFileName(instanceId, ".json"));
     await runHelper(python, args, env, file);
     const summary = JSON.parse(await readFile(summaryPath, "utf8")) as { python_files: number; unparsed: UnparsedFile[] };
     return { file, commit, topFolder, repoName, pythonFiles: summary.python_files, unparsed: summary.unparsed };

@@ -37,7 +37,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type PythonFileNode, RepoStructureFile } from "../../schemas/repo-structure.ts";
-import { compareBytes } from "../core/custom-id.ts";
+import { compareBytes, idFileName } from "../core/custom-id.ts";
 import { BatchlineError, type Issue } from "../core/errors.ts";
 import { flattenIssues } from "../core/stage.ts";
 import { type PathResolution, resolvePath } from "./resolve-path.ts";
@@ -382,7 +382,7 @@ export class RepoStructureLoader {
 
   /** The file a structure is read from. */
   pathOf(instanceId: string): string {
-    return join(this.dir, `${instanceId}.json`);
+    return join(this.dir, idFileName(instanceId, ".json"));
   }
 
   /** Instance ids held in the cache, least recently used first. */

@@ -15,7 +15,7 @@ import { mkdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import type { AgentlessFailure, Step2Output } from "../../schemas/agentless.ts";
 import { type AtomicFile, openAtomic, writeFileAtomic } from "../core/atomic-file.ts";
-import { compareBytes } from "../core/custom-id.ts";
+import { compareBytes, idFileName } from "../core/custom-id.ts";
 import { joinLines, readRawLines, writeChunks } from "../core/jsonl.ts";
 import { keySet } from "../core/key-scan.ts";
 import { scanFields } from "../core/line-ids.ts";
@@ -112,7 +112,7 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
         await add(a, jsonLineParts(out.sample), s.instance_id, s.model_patch ?? "", out.sample.model_name_or_path);
         const record = jsonLineParts(out.record);
         for (const part of record) sampleBytes += part.length;
-        samples.set(join(saveDir, "samples", `${out.custom_id}.jsonl`), record);
+        samples.set(join(saveDir, "samples", idFileName(out.custom_id, ".jsonl")), record);
       } else {
         const f = out.failure;
         summary.failures++;
@@ -124,7 +124,7 @@ export async function saveStep2(saveDir: string, role: Role, model: string, outp
           const modelName = out.model_name_or_path || model;
           await add(a, [JSON.stringify(emptySample(f.instance_id, modelName)) + "\n"], f.instance_id, "", modelName);
         }
-        samples.set(join(saveDir, "samples", `${f.custom_id}.jsonl`), JSON.stringify({ ...f, raw_output: out.raw_output }) + "\n");
+        samples.set(join(saveDir, "samples", idFileName(f.custom_id, ".jsonl")), JSON.stringify({ ...f, raw_output: out.raw_output }) + "\n");
       }
       if (samples.size >= SAMPLE_BATCH || sampleBytes >= SAMPLE_BATCH_BYTES) await flushSamples();
     }

@@ -8,7 +8,7 @@ import type { AgentlessFailure, AgentlessOptions, GenOutput, Step2Output } from 
 import type { BatchRequest } from "../../schemas/batch-request.ts";
 import type { BatchOutput } from "../../schemas/openai-batch-output.ts";
 import type { SweBenchRow } from "../../schemas/swe-bench-row.ts";
-import { formatCustomId, parseCustomId } from "../core/custom-id.ts";
+import { formatCustomId, idFileName, parseCustomId } from "../core/custom-id.ts";
 import { answerOf } from "./answers.ts";
 import { type SampleJob, type SampleResult, candidateKeys } from "./build-sample.ts";
 import { chooseTestFile, localize } from "./localize.ts";
@@ -174,7 +174,8 @@ export function procStep1GenStep2(role: Role) {
 export function procStep2(role: Role, window: (options: AgentlessOptions) => number = (o) => Math.max(1, o.numWorkers) * 8) {
   return async function* (lines: AsyncIterable<BatchOutput>, ctx: { options: AgentlessOptions; side: AgentlessSide }): AsyncGenerator<Step2Output> {
     const { options, side } = ctx;
-    yield* mapOrdered(lines, window(options), (line) => processOne(role, line, options, side));
+    // The id is checked here, synchronously, so a refusal names this line (not one read ahead).
+    yield* mapOrdered(lines, window(options), (line) => (idFileName(line.custom_id), processOne(role, line, options, side)));
   };
 }
 

@@ -3,9 +3,21 @@
  * A custom_id is `<instance_id>` when passk is 1, else `<instance_id>__pass<N>` (N from 0).
  * Instance ids contain `__` themselves (`django__django-11099`), so we split on the LAST `__pass`.
  */
-import { UsageError } from "./errors.ts";
+import { BatchlineError, UsageError } from "./errors.ts";
 
 const PASS_SEPARATOR = "__pass";
+
+/**
+ * `id` (a custom_id or instance_id) as one file or folder name (`samples/<custom_id>.jsonl`,
+ * `<instance_id>.json`, `logs/<phase>/<instance_id>/`). Refused when it could name another place:
+ * empty, `.` or `..`, or with a slash, a backslash or a NUL in it (`../x` would write outside).
+ */
+export function idFileName(id: string, suffix = ""): string {
+  const bad = /[/\\\0]/.exec(id)?.[0];
+  const why = id === "" ? "it is empty" : id === "." || id === ".." ? `it is ${id}` : bad !== undefined ? `it contains ${JSON.stringify(bad)}` : undefined;
+  if (why) throw new BatchlineError(`id ${JSON.stringify(id)} cannot name a file (${why}): ids become file names here`);
+  return id + suffix;
+}
 
 /** The custom_id of one pass of one instance; passk 1 keeps the bare instance id. */
 export function formatCustomId(instanceId: string, pass: number, passk: number): string {

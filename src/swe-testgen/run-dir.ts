@@ -10,6 +10,7 @@ import { createReadStream } from "node:fs";
 import { appendFile, mkdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../core/atomic-file.ts";
+import { idFileName } from "../core/custom-id.ts";
 import { UsageError } from "../core/errors.ts";
 import { readJsonl } from "../core/jsonl.ts";
 import { type Answer, answerOf } from "../agentless/answers.ts";
@@ -139,7 +140,7 @@ export async function openRunDir(o: RunDirOptions): Promise<PhaseEnv & { phaseSt
       await writeFileAtomic(join(o.dir, "exit_statuses", `${phase}_exit_statuses_${timestamp()}.yaml`), exitStatusesYaml(statuses));
     },
     async evalLogs(phase, instanceId, logs) {
-      const dir = join(o.dir, "logs", phase, instanceId);
+      const dir = join(o.dir, "logs", phase, idFileName(instanceId));
       await mkdir(dir, { recursive: true });
       await writeFileAtomic(join(dir, "gold.log"), logs.gold);
       await writeFileAtomic(join(dir, "base.log"), logs.base);

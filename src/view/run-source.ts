@@ -12,7 +12,7 @@ import { candidateLines } from "../agentless/localize.ts";
 import { splitReasoning } from "../agentless/reasoning.ts";
 import { type InstanceVote, type VoteSummary, voteSaveDir } from "../agentless/vote.ts";
 import { readAnswerBody } from "../core/answer-body.ts";
-import { compareBytes, parseCustomId } from "../core/custom-id.ts";
+import { compareBytes, idFileName, parseCustomId } from "../core/custom-id.ts";
 import { BatchlineError } from "../core/errors.ts";
 import { lineText, readRawLines } from "../core/jsonl.ts";
 import { keySet, scanKeys, stringAt } from "../core/key-scan.ts";
@@ -462,7 +462,7 @@ export class RunSource {
 
   private async sample(customId: string): Promise<Record<string, unknown> | null> {
     try {
-      const text = await readFile(join(this.saveDir, "samples", `${customId}.jsonl`), "utf8");
+      const text = await readFile(join(this.saveDir, "samples", idFileName(customId, ".jsonl")), "utf8");
       const first = text.split("\n").find((l) => l.trim() !== "");
       return first ? (JSON.parse(first) as Record<string, unknown>) : null;
     } catch {
