@@ -37,7 +37,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type PythonFileNode, RepoStructureFile } from "../../schemas/repo-structure.ts";
-import { compareBytes, idFileName } from "../core/custom-id.ts";
+import { compareBytes, idFileNameProblem } from "../core/custom-id.ts";
 import { BatchlineError, type Issue } from "../core/errors.ts";
 import { flattenIssues } from "../core/stage.ts";
 import { type PathResolution, resolvePath } from "./resolve-path.ts";
@@ -382,7 +382,7 @@ export class RepoStructureLoader {
 
   /** The file a structure is read from. */
   pathOf(instanceId: string): string {
-    return join(this.dir, idFileName(instanceId, ".json"));
+    return join(this.dir, `${instanceId}.json`);
   }
 
   /** Instance ids held in the cache, least recently used first. */
@@ -409,7 +409,7 @@ export class RepoStructureLoader {
 
   async #read(instanceId: string): Promise<RepoStructure> {
     const file = this.pathOf(instanceId);
-    if (instanceId === "" || instanceId === "." || instanceId === ".." || /[/\\\0]/.test(instanceId)) {
+    if (idFileNameProblem(instanceId) !== undefined) {
       throw new StructureNotFoundError(instanceId, file, "the instance id is not a usable file name");
     }
     let text: string;

@@ -13,10 +13,15 @@ const PASS_SEPARATOR = "__pass";
  * empty, `.` or `..`, or with a slash, a backslash or a NUL in it (`../x` would write outside).
  */
 export function idFileName(id: string, suffix = ""): string {
-  const bad = /[/\\\0]/.exec(id)?.[0];
-  const why = id === "" ? "it is empty" : id === "." || id === ".." ? `it is ${id}` : bad !== undefined ? `it contains ${JSON.stringify(bad)}` : undefined;
+  const why = idFileNameProblem(id);
   if (why) throw new BatchlineError(`id ${JSON.stringify(id)} cannot name a file (${why}): ids become file names here`);
   return id + suffix;
+}
+
+/** Why `id` cannot be a file name (see idFileName), or undefined when it can. */
+export function idFileNameProblem(id: string): string | undefined {
+  const bad = /[/\\\0]/.exec(id)?.[0];
+  return id === "" ? "it is empty" : id === "." || id === ".." ? `it is ${id}` : bad !== undefined ? `it contains ${JSON.stringify(bad)}` : undefined;
 }
 
 /** The custom_id of one pass of one instance; passk 1 keeps the bare instance id. */
