@@ -165,6 +165,17 @@ describe("agentless bugfixer", () => {
     assert.match(s.stderr, /skipped 1 bad line/);
   });
 
+  it("--num_workers beyond the cores runs one worker thread per core, says so, and writes the same files", async () => {
+    const args = [...COMMON, "--input_file", join(F, "bugfixer-step2-output.jsonl")];
+    const many = await runCli(["agentless", "bugfixer", "proc_step2", ...args, "--save_dir", join(dir, "w-many"), "--num_workers", "64"]);
+    assert.equal(many.code, 0, many.stderr);
+    const cores = (await import("node:os")).availableParallelism();
+    assert.match(many.stderr, new RegExp(`proc_step2: building patches on ${Math.min(64, cores)} worker thread\\(s\\), one per core \\(--num_workers 64\\)`));
+    const one = await runCli(["agentless", "bugfixer", "proc_step2", ...args, "--save_dir", join(dir, "w-one"), "--num_workers", "1"]);
+    assert.doesNotMatch(one.stderr, /worker thread/);
+    assert.deepEqual(await readTree(join(dir, "w-many")), await readTree(join(dir, "w-one")));
+  });
+
   it("a custom_id that would name a file outside --save_dir (../) is refused with file:line, and nothing is written outside", async () => {
     const evil = join(dir, "evil-step2.jsonl");
     const first = (await readFile(join(F, "bugfixer-step2-output.jsonl"), "utf8")).split("\n")[0]!;

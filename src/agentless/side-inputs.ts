@@ -6,7 +6,7 @@
  * by id range or shard, and the one-outcome-per-custom_id rule for inputs with repeated ids.
  */
 import { readFile, stat } from "node:fs/promises";
-import { homedir } from "node:os";
+import { availableParallelism, homedir } from "node:os";
 import type { SweBenchRow } from "../../schemas/swe-bench-row.ts";
 import { type Shard, compareBytes, inRange, inShard, needsIdList, parseRangeBound, parseShard, resolveRange } from "../core/custom-id.ts";
 import { UsageError } from "../core/errors.ts";
@@ -116,9 +116,19 @@ export async function loadPromptTemplates(stage: AgentlessStage, files: PromptTe
 
 /** Builds samples inline (1 worker) or on a pool of worker threads; `close` ends the pool. */
 export function sampleBuilder(workers: number): { build: (job: SampleJob) => Promise<SampleResult>; close: () => Promise<void> } {
+  workers = threadsFor(workers);
   if (!(workers > 1)) return { build: async (job) => buildSample(job), close: async () => {} };
   const pool = new SamplePool(Math.floor(workers));
   return { build: (job) => pool.build(job), close: () => pool.close() };
+}
+
+/**
+ * The worker threads `--num_workers N` gets: N, but no more than the machine's cores. The work is
+ * CPU-bound, so threads beyond the cores add memory (about 70 MB each), not speed; the scripts'
+ * default of 8 on a 2-core machine runs 2.
+ */
+export function threadsFor(numWorkers: number): number {
+  return Math.max(1, Math.min(Math.floor(numWorkers), availableParallelism()));
 }
 
 /** The testwriter's step-1 choices from one or more step-1 outputs (later files win: retry rounds). */
@@ -150,7 +160,9 @@ export async function agentlessSide(r: AgentlessSideRequest): Promise<{ side: Ag
   const structures = new RepoStructureLoader({ dir: r.repostructureDir });
   const prompts = await loadPromptTemplates(r.stage, r.prompts ?? {}, r.note);
   const dataset = r.stage === "gen_step1" ? new Map<string, SweBenchRow>() : await datasetIndex(r.dataset, r.env, r.stage === "proc_step2" && r.role === "bugfixer", r.log);
-  const builder = sampleBuilder(r.stage === "proc_step2" ? (r.numWorkers ?? 8) : 1);
+  const requested = r.stage === "proc_step2" ? (r.numWorkers ?? 8) : 1;
+  if (threadsFor(requested) < Math.floor(requested)) r.note?.(`proc_step2: building patches on ${threadsFor(requested)} worker thread(s), one per core (--num_workers ${requested})`);
+  const builder = sampleBuilder(requested);
   const side: AgentlessSide = { dataset, structures, build: builder.build, prompts };
   if (r.stage === "proc_step2" && r.role === "testwriter" && r.step1Files?.length) side.step1Choices = await step1Choices(r.step1Files, structures);
   return { side, close: builder.close };
