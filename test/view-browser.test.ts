@@ -12,7 +12,7 @@ import { cp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
-import { type Browser, type Page, chromium } from "playwright-core";
+import { type Browser, type Page, type Route, chromium } from "playwright-core";
 import { createCommitRepo } from "./commit-testgen-repo.ts";
 import { CLI, FIXTURES, runCli, tempDir } from "./helpers.ts";
 
@@ -142,11 +142,11 @@ describe("batchline view (headless Chromium)", () => {
     assert.deepEqual(await pass1.getByTestId("found-files").locator("li").allTextContents(), ["minicalc/evaluator.py", "setup.py"]);
     // diff2html marks added lines d2h-ins: the fix's new lines are there, as text, markup included
     const added = await pass1.locator(".d2h-ins .d2h-code-line-ctn").allTextContents();
-    assert.ok(added.some((l) => l.includes("if right == 0:")), added.join("\n"));
-    assert.ok(added.some((l) => l.includes("<script>window.__pwned = 1</script><img src=x onerror=")), added.join("\n"));
-    assert.ok(added.some((l) => l.includes('version="0.1.1"')), added.join("\n"));
+    assert.ok(added.some((l: string) => l.includes("if right == 0:")), added.join("\n"));
+    assert.ok(added.some((l: string) => l.includes("<script>window.__pwned = 1</script><img src=x onerror=")), added.join("\n"));
+    assert.ok(added.some((l: string) => l.includes('version="0.1.1"')), added.join("\n"));
     const removed = await pass1.locator(".d2h-del .d2h-code-line-ctn").allTextContents();
-    assert.ok(removed.some((l) => l.includes('version="0.1.0"')), removed.join("\n"));
+    assert.ok(removed.some((l: string) => l.includes('version="0.1.0"')), removed.join("\n"));
     assert.match((await pass1.getByTestId("answer").textContent()) ?? "", /own error escapes <script>window.__pwned = 3<\/script> and <img src=x onerror="window.__pwned = 4">/);
     const reasoning = pass1.locator("details.reasoning");
     assert.equal(await reasoning.getAttribute("open"), null, "reasoning is folded");
@@ -173,7 +173,7 @@ describe("batchline view (headless Chromium)", () => {
     const html = await readFile(report, "utf8");
     assert.doesNotMatch(html, /<script[^>]+src=|<link[^>]+href=|https?:\/\/[^"' ]*\.(js|css)/, "nothing loaded from elsewhere");
     const { page, dialogs, errors } = await newPage();
-    await page.route("**/*", (route) => (route.request().url().startsWith("file:") ? route.continue() : route.abort()));
+    await page.route("**/*", (route: Route) => (route.request().url().startsWith("file:") ? route.continue() : route.abort()));
     await page.goto(pathToFileURL(report).href);
     await page.getByTestId("count-instances").waitFor();
     assert.equal(await page.getByTestId("count-with-patch").textContent(), "2");
@@ -183,7 +183,7 @@ describe("batchline view (headless Chromium)", () => {
     const pass1 = page.locator('[data-custom-id="acme__minicalc-101__pass1"]');
     await pass1.waitFor();
     const added = await pass1.locator(".d2h-ins .d2h-code-line-ctn").allTextContents();
-    assert.ok(added.some((l) => l.includes("<script>window.__pwned = 1</script>")), added.join("\n"));
+    assert.ok(added.some((l: string) => l.includes("<script>window.__pwned = 1</script>")), added.join("\n"));
     assert.match((await pass1.textContent()) ?? "", /The \d+ lines with this custom_id are not in the static report/);
     assert.deepEqual(errors, []);
     await assertNothingRan(page, dialogs);
