@@ -25,6 +25,14 @@ function choose(n: number, k: number): number {
   return r;
 }
 
+// One temp dir and one interpreter for the CLI and pipeline tests below.
+let tmp: Awaited<ReturnType<typeof tempDir>>;
+const python = pythonWithPytest();
+before(async () => {
+  tmp = await tempDir();
+});
+after(() => tmp.cleanup());
+
 describe("pass@k estimator", () => {
   it("equals 1 - C(n-c,k)/C(n,k), is 1 when too few failures for k, and is undefined for n < k", () => {
     for (const [n, c, k] of [[3, 1, 1], [3, 1, 3], [10, 3, 5], [20, 0, 1], [20, 20, 7], [40, 7, 3]] as const) {
@@ -48,13 +56,6 @@ describe("extracting the test file from an answer", () => {
 });
 
 describe("sft eval (CLI)", () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  const python = pythonWithPytest();
-  before(async () => {
-    tmp = await tempDir();
-  });
-  after(() => tmp.cleanup());
-
   it("gen: --passk requests per task, custom_id <task>__pass<N>, the SFT prompt with the task's code", async () => {
     const r = await runCli(["sft", "eval", "gen", "--tasks", TASKS, "--model", "tiny-coder", "--passk", "2", "--temperature", "0.2"]);
     assert.equal(r.code, 0, r.stderr);
@@ -150,13 +151,6 @@ describe("sft eval (CLI)", () => {
 });
 
 describe("pipeline sft-eval", () => {
-  let tmp: Awaited<ReturnType<typeof tempDir>>;
-  const python = pythonWithPytest();
-  before(async () => {
-    tmp = await tempDir();
-  });
-  after(() => tmp.cleanup());
-
   it("replay: gen -> submit -> run -> score, score.json with pass@k", async () => {
     const workdir = join(tmp.dir, "replay");
     const r = await runCli(["pipeline", "sft-eval", "--workdir", workdir, "--tasks", TASKS, "--model", "tiny-coder-base", "--python", python, "--backend", "replay", "--from-submit", join(EVAL, "answers-base.jsonl")]);
