@@ -47,7 +47,7 @@ class SecondPassNeeded extends Error {}
 async function mergeFiles(paths: string[], options: MergeOptions): Promise<void> {
   const skipped = new SkipLog();
   const winners = new Map<string, Winner>();
-  const stats = { lines: 0, replaced: 0 };
+  const stats = { lines: 0 };
   const dest = options.output ?? "-";
   // Until a custom_id repeats, every line read is a winner: the first pass writes them as it goes,
   // and when no id repeats at all (the usual case) that is the output, in one read of the inputs.
@@ -82,7 +82,6 @@ async function mergeFiles(paths: string[], options: MergeOptions): Promise<void>
         const current = winners.get(id);
         if (current) copying = false;
         if (current && current.ok && !candidate.ok) continue; // never trade a success for a failure
-        if (current) stats.replaced++;
         winners.set(id, candidate);
         if (copying) yield raw.bytes;
       }
@@ -103,18 +102,17 @@ async function mergeFiles(paths: string[], options: MergeOptions): Promise<void>
     }
   }
 
-  let written = false;
   if (copying) {
     try {
       await writeOutput(dest, joinRawLines(firstPass()));
-      written = true;
     } catch (err) {
       if (!(err instanceof SecondPassNeeded)) throw err;
     }
   } else {
     for await (const _ of firstPass()); // stdout: nothing is written before every id is known
   }
-  if (!written) await writeOutput(dest, joinRawLines(kept()));
+  // Still copying after the first pass: its copy is the output. Otherwise the winners, read again.
+  if (!copying) await writeOutput(dest, joinRawLines(kept()));
   skipped.summary("merge");
   if (!options.quiet) {
     let ok = 0;
