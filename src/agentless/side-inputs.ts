@@ -116,7 +116,6 @@ export async function loadPromptTemplates(stage: AgentlessStage, files: PromptTe
 
 /** Builds samples inline (1 worker) or on a pool of worker threads; `close` ends the pool. */
 export function sampleBuilder(workers: number): { build: (job: SampleJob) => Promise<SampleResult>; close: () => Promise<void> } {
-  workers = threadsFor(workers);
   if (!(workers > 1)) return { build: async (job) => buildSample(job), close: async () => {} };
   const pool = new SamplePool(Math.floor(workers));
   return { build: (job) => pool.build(job), close: () => pool.close() };
@@ -161,8 +160,9 @@ export async function agentlessSide(r: AgentlessSideRequest): Promise<{ side: Ag
   const prompts = await loadPromptTemplates(r.stage, r.prompts ?? {}, r.note);
   const dataset = r.stage === "gen_step1" ? new Map<string, SweBenchRow>() : await datasetIndex(r.dataset, r.env, r.stage === "proc_step2" && r.role === "bugfixer", r.log);
   const requested = r.stage === "proc_step2" ? (r.numWorkers ?? 8) : 1;
-  if (threadsFor(requested) < Math.floor(requested)) r.note?.(`proc_step2: building patches on ${threadsFor(requested)} worker thread(s), one per core (--num_workers ${requested})`);
-  const builder = sampleBuilder(requested);
+  const threads = threadsFor(requested);
+  if (threads < Math.floor(requested)) r.note?.(`proc_step2: building patches on ${threads} worker thread(s), one per core (--num_workers ${requested})`);
+  const builder = sampleBuilder(threads);
   const side: AgentlessSide = { dataset, structures, build: builder.build, prompts };
   if (r.stage === "proc_step2" && r.role === "testwriter" && r.step1Files?.length) side.step1Choices = await step1Choices(r.step1Files, structures);
   return { side, close: builder.close };
